@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: every test, in order of cost. Fails on the first failing tier.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== Debian packages"
+scripts/ensure-debian-packages.sh
+
+echo "== node modules"
+[[ -d node_modules ]] || npm ci
+
+echo "== build"
+node scripts/build.mjs
+
+echo "== lint (module boundaries, types of tests)"
+npx eslint .
+npx tsc -p tsconfig.test.json
+
+echo "== tests"
+npx vitest run

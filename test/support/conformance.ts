@@ -1,0 +1,19 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Root of the repository. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Upstream test vectors live beside the repository (`../shared/conformance`), never inside it.
+ * `KVMSERVICE_CONFORMANCE_DIR` overrides the location. A missing directory is a failure, not a skip.
+ */
+export function conformanceDir(...parts: string[]): string {
+  const base = process.env.KVMSERVICE_CONFORMANCE_DIR ?? join(repoRoot, '..', 'shared', 'conformance');
+  const dir = join(base, ...parts);
+  if (!existsSync(dir)) {
+    throw new Error(`conformance data not found at ${dir} (set KVMSERVICE_CONFORMANCE_DIR)`);
+  }
+  return dir;
+}
