@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +16,15 @@ export function conformanceDir(...parts: string[]): string {
     throw new Error(`conformance data not found at ${dir} (set KVMSERVICE_CONFORMANCE_DIR)`);
   }
   return dir;
+}
+
+/**
+ * Reads a conformance file. Some upstream files were git symlinks and are stored as their target
+ * path (e.g. `../../../examples/host-security-policies/X.yaml`); those resolve to the copied
+ * `example-hsp__X.yaml` beside them.
+ */
+export function readConformanceFile(dir: string, file: string): string {
+  const text = readFileSync(join(dir, file), 'utf8');
+  const link = /^(\.\.\/)+examples\/host-security-policies\/([^/\s]+\.yaml)\s*$/.exec(text);
+  return link ? readFileSync(join(dir, `example-hsp__${link[2]}`), 'utf8') : text;
 }
