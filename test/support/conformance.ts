@@ -20,11 +20,16 @@ export function conformanceDir(...parts: string[]): string {
 
 /**
  * Reads a conformance file. Some upstream files were git symlinks and are stored as their target
- * path (e.g. `../../../examples/host-security-policies/X.yaml`); those resolve to the copied
- * `example-hsp__X.yaml` beside them.
+ * path (`../../../examples/host-security-policies/hsp-kubearmor-dev-X.yaml`); upstream has since
+ * renamed those examples to `hsp-k8s-kubearmor-dev-X.yaml`, copied here as `example-hsp__…`.
  */
 export function readConformanceFile(dir: string, file: string): string {
   const text = readFileSync(join(dir, file), 'utf8');
   const link = /^(\.\.\/)+examples\/host-security-policies\/([^/\s]+\.yaml)\s*$/.exec(text);
-  return link ? readFileSync(join(dir, `example-hsp__${link[2]}`), 'utf8') : text;
+  if (!link) return text;
+  const target = link[2]!;
+  const candidates = [`example-hsp__${target}`, `example-hsp__${target.replace(/^hsp-/, 'hsp-k8s-')}`];
+  const found = candidates.find((c) => existsSync(join(dir, c)));
+  if (!found) throw new Error(`${file} links to ${target}, which is not in ${dir}`);
+  return readFileSync(join(dir, found), 'utf8');
 }
