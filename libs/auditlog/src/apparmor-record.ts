@@ -1,0 +1,761 @@
+import { ipprotoName } from './ipproto.js';
+import { decodeHexBytes } from './text.js';
+
+/** libapparmor's `aa_record_event_type`, without the `AA_RECORD_` prefix. */
+export type AaEventType = 'INVALID' | 'ERROR' | 'AUDIT' | 'ALLOWED' | 'DENIED' | 'HINT' | 'STATUS';
+
+/**
+ * One AppArmor log record under libapparmor's own `aa_log_record` member names. A member is
+ * present only when the log line set it (libapparmor's NULL / 0 / -1 mean "absent" here).
+ */
+export interface AaLogRecord {
+  event: AaEventType;
+  audit_id?: string;
+  epoch?: number;
+  audit_sub_id?: number;
+  operation?: string;
+  requested_mask?: string;
+  denied_mask?: string;
+  fsuid?: number;
+  ouid?: number;
+  profile?: string;
+  peer_profile?: string;
+  peer?: string;
+  name?: string;
+  comm?: string;
+  name2?: string;
+  namespace?: string;
+  attribute?: string;
+  task?: number;
+  parent?: number;
+  magic_token?: number;
+  info?: string;
+  peer_info?: string;
+  error_code?: number;
+  pid?: number;
+  peer_pid?: number;
+  active_hat?: string;
+  net_family?: string;
+  net_sock_type?: string;
+  net_protocol?: string;
+  net_local_addr?: string;
+  net_foreign_addr?: string;
+  net_local_port?: number;
+  net_foreign_port?: number;
+  net_addr?: string;
+  peer_addr?: string;
+  dbus_bus?: string;
+  dbus_path?: string;
+  dbus_interface?: string;
+  dbus_member?: string;
+  signal?: string;
+  fs_type?: string;
+  flags?: string;
+  src_name?: string;
+  class?: string;
+  execpath?: string;
+}
+
+type StringField = {
+  [K in keyof AaLogRecord]-?: NonNullable<AaLogRecord[K]> extends string ? (K extends 'event' ? never : K) : never;
+}[keyof AaLogRecord];
+type NumberField = {
+  [K in keyof AaLogRecord]-?: NonNullable<AaLogRecord[K]> extends number ? K : never;
+}[keyof AaLogRecord];
+
+/**
+ * How the value after `key=` is scanned, mirroring libapparmor's grammar:
+ * quoted: "..." only; safe: "..." or upper-case hex; digits: [0-9]+; ip: [0-9a-f.:]{3,};
+ * id: a bare word (signal=term); protocol: "..." or a number mapped to its name.
+ */
+type ValueKind =
+  | 'quoted'
+  | 'safe'
+  | 'digits'
+  | 'error'
+  | 'ip'
+  | 'id'
+  | 'protocol'
+  | 'event'
+  | 'type'
+  | 'qmark-or-safe'
+  | 'addr'
+  | 'ignored-digits'
+  | 'ignored-quoted';
+
+interface KeySpec {
+  readonly kind: ValueKind;
+  readonly field?: StringField | NumberField;
+}
+
+// Every key libapparmor's scanner knows. Keys it knows but has no rule for in a key list
+// (uid, auid, ses, msg, audit) are listed with kind 'none' below so they fail like there.
+const KEYS: ReadonlyMap<string, KeySpec> = new Map<string, KeySpec>([
+  ['apparmor', { kind: 'event' }],
+  ['type', { kind: 'type' }],
+  ['operation', { kind: 'quoted', field: 'operation' }],
+  ['name', { kind: 'safe', field: 'name' }],
+  ['name2', { kind: 'safe', field: 'name2' }],
+  ['namespace', { kind: 'safe', field: 'namespace' }],
+  ['mask', { kind: 'quoted', field: 'denied_mask' }],
+  ['denied_mask', { kind: 'quoted', field: 'denied_mask' }],
+  ['denied', { kind: 'quoted', field: 'denied_mask' }],
+  ['requested_mask', { kind: 'quoted', field: 'requested_mask' }],
+  ['requested', { kind: 'quoted', field: 'requested_mask' }],
+  ['attribute', { kind: 'quoted', field: 'attribute' }],
+  ['task', { kind: 'digits', field: 'task' }],
+  ['parent', { kind: 'digits', field: 'parent' }],
+  ['magic_token', { kind: 'digits', field: 'magic_token' }],
+  ['info', { kind: 'quoted', field: 'info' }],
+  ['peer_info', { kind: 'quoted', field: 'peer_info' }],
+  ['peer', { kind: 'quoted', field: 'peer' }],
+  ['pid', { kind: 'digits', field: 'pid' }],
+  ['peer_pid', { kind: 'digits', field: 'peer_pid' }],
+  ['profile', { kind: 'safe', field: 'profile' }],
+  ['label', { kind: 'safe', field: 'profile' }],
+  ['peer_profile', { kind: 'safe', field: 'peer_profile' }],
+  ['peer_label', { kind: 'safe', field: 'peer_profile' }],
+  ['tcontext', { kind: 'safe', field: 'peer_profile' }],
+  ['family', { kind: 'quoted', field: 'net_family' }],
+  ['sock_type', { kind: 'quoted', field: 'net_sock_type' }],
+  ['protocol', { kind: 'protocol', field: 'net_protocol' }],
+  ['error', { kind: 'error', field: 'error_code' }],
+  ['fsuid', { kind: 'digits', field: 'fsuid' }],
+  ['ouid', { kind: 'digits', field: 'ouid' }],
+  ['sauid', { kind: 'ignored-digits' }],
+  ['FSUID', { kind: 'ignored-quoted' }],
+  ['OUID', { kind: 'ignored-quoted' }],
+  ['hostname', { kind: 'qmark-or-safe' }],
+  ['terminal', { kind: 'qmark-or-safe' }],
+  ['addr', { kind: 'addr', field: 'net_addr' }],
+  ['peer_addr', { kind: 'addr', field: 'peer_addr' }],
+  ['exe', { kind: 'safe', field: 'comm' }],
+  ['comm', { kind: 'safe', field: 'comm' }],
+  ['capability', { kind: 'ignored-digits' }],
+  ['capname', { kind: 'quoted', field: 'name' }],
+  ['offset', { kind: 'ignored-digits' }],
+  ['target', { kind: 'quoted', field: 'name2' }],
+  ['laddr', { kind: 'ip', field: 'net_local_addr' }],
+  ['saddr', { kind: 'ip', field: 'net_local_addr' }],
+  ['faddr', { kind: 'ip', field: 'net_foreign_addr' }],
+  ['daddr', { kind: 'ip', field: 'net_foreign_addr' }],
+  ['lport', { kind: 'digits', field: 'net_local_port' }],
+  ['src', { kind: 'digits', field: 'net_local_port' }],
+  ['fport', { kind: 'digits', field: 'net_foreign_port' }],
+  ['dest', { kind: 'digits', field: 'net_foreign_port' }],
+  ['bus', { kind: 'quoted', field: 'dbus_bus' }],
+  ['path', { kind: 'quoted', field: 'dbus_path' }],
+  ['interface', { kind: 'quoted', field: 'dbus_interface' }],
+  ['member', { kind: 'quoted', field: 'dbus_member' }],
+  ['method', { kind: 'quoted', field: 'dbus_member' }],
+  ['signal', { kind: 'id', field: 'signal' }],
+  ['fstype', { kind: 'quoted', field: 'fs_type' }],
+  ['flags', { kind: 'quoted', field: 'flags' }],
+  ['srcname', { kind: 'quoted', field: 'src_name' }],
+  ['class', { kind: 'quoted', field: 'class' }],
+  ['execpath', { kind: 'safe', field: 'execpath' }],
+]);
+
+// Tokens the scanner knows that have no place in a key list: seeing one there is a syntax
+// error (record INVALID), whereas anything it does not know starts the "rest of message".
+const NON_KEY_WORDS = ['uid', 'auid', 'ses', 'msg', 'audit', 'kernel:', 'kern.notice:'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const LONG_MONTHS = ['January', 'February', 'March', 'April', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+// All words matched as prefixes at a key position, longest first so `name2` wins over `name`.
+const KEY_POSITION_WORDS: readonly string[] = [...KEYS.keys(), ...NON_KEY_WORDS, ...MONTHS, ...LONG_MONTHS].sort(
+  (a, b) => b.length - a.length,
+);
+const KEY_WORDS_BY_FIRST_CHAR: ReadonlyMap<number, readonly string[]> = (() => {
+  const m = new Map<number, string[]>();
+  for (const w of KEY_POSITION_WORDS) {
+    const c = w.charCodeAt(0);
+    const list = m.get(c) ?? [];
+    list.push(w);
+    m.set(c, list);
+  }
+  return m;
+})();
+
+const AA_TYPES: ReadonlyMap<string, AaEventType> = new Map([
+  ['APPARMOR_AUDIT', 'AUDIT'],
+  ['APPARMOR_ALLOWED', 'ALLOWED'],
+  ['APPARMOR_DENIED', 'DENIED'],
+  ['APPARMOR_HINT', 'HINT'],
+  ['APPARMOR_STATUS', 'STATUS'],
+  ['APPARMOR_ERROR', 'ERROR'],
+]);
+
+const AA_EVENT_VALUES: ReadonlyMap<string, AaEventType> = new Map([
+  ['"DENIED"', 'DENIED'],
+  ['"AUDIT"', 'AUDIT'],
+  ['"ALLOWED"', 'ALLOWED'],
+  ['"HINT"', 'HINT'],
+  ['"STATUS"', 'STATUS'],
+  ['"ERROR"', 'ERROR'],
+]);
+
+/** libapparmor's lookup_aa_event: the numeric audit types 1501..1506. */
+export function aaEventForAuditType(type: number): AaEventType {
+  switch (type) {
+    case 1501:
+      return 'AUDIT';
+    case 1502:
+      return 'ALLOWED';
+    case 1503:
+      return 'DENIED';
+    case 1504:
+      return 'HINT';
+    case 1505:
+      return 'STATUS';
+    case 1506:
+      return 'ERROR';
+    default:
+      return 'INVALID';
+  }
+}
+
+const LONG_MAX = 9223372036854775807n;
+
+/** strtol semantics on a run of decimal digits: saturates at LONG_MAX. */
+function digitsValue(d: string): number {
+  if (d.length <= 15) return Number(d);
+  const v = BigInt(d);
+  return Number(v > LONG_MAX ? LONG_MAX : v);
+}
+
+/** atoi() stored in an unsigned int: the strtol value truncated to 32 bits. */
+function subIdValue(d: string): number {
+  if (d.length <= 9) return Number(d);
+  let v = BigInt(d);
+  if (v > LONG_MAX) v = LONG_MAX;
+  return Number(BigInt.asUintN(32, v));
+}
+
+function isWs(c: number): boolean {
+  // space, \t, \n, \r and the auditd "enriched" separator 0x1d
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 0x1d;
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+function isUpperHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70);
+}
+function isIpChar(c: number): boolean {
+  return (c >= 48 && c <= 58) || c === 46 || (c >= 97 && c <= 102);
+}
+function isTypeWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 91 || c === 93;
+}
+function isHostChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
+}
+function isIdChar(c: number): boolean {
+  return !isWs(c) && c !== 61 && c !== 40 && c !== 41 && c !== 34 && c !== 39;
+}
+
+const SYSLOG_USER_TAG = /[A-Za-z0-9_-]+\[[0-9]+\]:/y;
+const DATE_MONTH = /(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)/y;
+const DATE_ISO = /[0-9]{4}-[0-9]{2}-[0-9]{2}/y;
+const TIME = /[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[+-][0-9]{2}:[0-9]{2})?/y;
+const DMESG_STAMP = /\[[0-9 ]{5,}\.[0-9]{6,}\]/y;
+
+/** How the key list ends: plain; inside `msg='...'` (closing quote required / optional). */
+type KeyListEnd = 'eof' | 'quote-required' | 'quote-optional';
+
+/**
+ * A scanner and parser equivalent to libapparmor's flex/bison pair (libaalogparse): the same
+ * line shapes are accepted, the same fields set, and a syntax error leaves the record INVALID
+ * with whatever was set before it, as bison's actions do.
+ */
+class AaParser {
+  readonly rec: AaLogRecord = { event: 'INVALID' };
+  private i = 0;
+
+  constructor(private readonly s: string) {}
+
+  /** log_message: audit_type | dmesg_type | syslog_type | audit_dispatch */
+  parse(): void {
+    this.skipWs();
+    const ok = this.logMessage();
+    if (!ok) this.rec.event = 'INVALID';
+  }
+
+  private logMessage(): boolean {
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    if (s.startsWith('type=', this.i)) return this.auditType();
+    if (c === 109 /* m */ && s.startsWith('msg', this.i)) {
+      this.i += 3;
+      if (!this.auditId(true)) return false;
+      return this.keyList('eof');
+    }
+    if (c === 91 /* [ */) return this.dmesgType();
+    return this.syslogType();
+  }
+
+  // ---- audit.log: type=NAME msg=audit(...): ... ----
+  private auditType(): boolean {
+    this.i += 5;
+    const start = this.i;
+    while (this.i < this.s.length && isTypeWordChar(this.s.charCodeAt(this.i))) this.i++;
+    const word = this.s.slice(start, this.i);
+    if (word === '') return false;
+    if (/^[0-9]+$/.test(word)) return false; // TOK_DIGITS: no rule takes a numeric type here
+    const aa = AA_TYPES.get(word);
+    if (aa !== undefined) {
+      if (!this.auditMsg()) return false;
+      if (!this.keyList('eof')) return false;
+      this.rec.event = aa;
+      return true;
+    }
+    const unknown = /^UNKNOWN\[([0-9]+)\]$/.exec(word);
+    if (unknown) {
+      if (!this.auditMsg()) return false;
+      if (!this.keyList('eof')) return false;
+      this.rec.event = aaEventForAuditType(digitsValue(unknown[1] ?? '0'));
+      return true;
+    }
+    if (word === 'AVC') {
+      if (!this.auditMsg()) return false;
+      return this.keyList('eof');
+    }
+    if (word === 'USER_AVC') {
+      if (!this.auditMsg()) return false;
+      if (!this.userMsgPrefix()) return false;
+      return this.keyList('quote-required');
+    }
+    // any other record type: header + the rest of the line as info
+    if (!this.auditMsg()) return false;
+    this.skipWs();
+    if (this.i >= this.s.length) return false;
+    this.rec.operation = word;
+    this.rec.info = this.restOfMessage();
+    this.rec.event = 'INVALID';
+    return true;
+  }
+
+  /** audit_msg: ws 'msg' '=' audit_id */
+  private auditMsg(): boolean {
+    this.skipWs();
+    if (!this.s.startsWith('msg', this.i)) return false;
+    this.i += 3;
+    return this.auditId(true);
+  }
+
+  /** [ '=' ] 'audit(' SEC '.' MS ':' SERIAL ')' ':' — sets audit_id, epoch, audit_sub_id */
+  private auditId(withEquals: boolean): boolean {
+    this.skipWs();
+    if (withEquals) {
+      if (this.s.charCodeAt(this.i) !== 61) return false;
+      this.i++;
+      this.skipWs();
+    }
+    if (!this.s.startsWith('audit(', this.i)) return false;
+    this.i += 6;
+    const sec = this.digits();
+    if (sec === undefined || this.s.charCodeAt(this.i) !== 46) return false;
+    this.i++;
+    const ms = this.digits();
+    if (ms === undefined || this.s.charCodeAt(this.i) !== 58) return false;
+    this.i++;
+    const serial = this.digits();
+    if (serial === undefined || this.s.charCodeAt(this.i) !== 41) return false;
+    this.i++;
+    this.skipWs();
+    if (this.s.charCodeAt(this.i) !== 58) return false;
+    this.i++;
+    this.rec.audit_id = `${sec}.${ms}:${serial}`;
+    this.rec.epoch = digitsValue(sec);
+    this.rec.audit_sub_id = subIdValue(serial);
+    return true;
+  }
+
+  /** pid=N uid=N auid=N ses=N msg=' — the user-space AVC header, dropped */
+  private userMsgPrefix(): boolean {
+    for (const key of ['pid', 'uid', 'auid', 'ses']) {
+      this.skipWs();
+      if (!this.s.startsWith(key, this.i)) return false;
+      this.i += key.length;
+      this.skipWs();
+      if (this.s.charCodeAt(this.i) !== 61) return false;
+      this.i++;
+      this.skipWs();
+      if (this.digits() === undefined) return false;
+    }
+    this.skipWs();
+    // newer user-space AVCs carry the sender's label before msg=; skip it
+    if (this.s.startsWith('subj=', this.i)) {
+      this.i += 5;
+      while (this.i < this.s.length && !isWs(this.s.charCodeAt(this.i))) this.i++;
+      this.skipWs();
+    }
+    if (!this.s.startsWith('msg', this.i)) return false;
+    this.i += 3;
+    this.skipWs();
+    if (this.s.charCodeAt(this.i) !== 61) return false;
+    this.i++;
+    this.skipWs();
+    if (this.s.charCodeAt(this.i) !== 39) return false;
+    this.i++;
+    return true;
+  }
+
+  // ---- [ 123.456789] audit: type=1400 audit(...): ... ----
+  private dmesgType(): boolean {
+    if (!this.match(DMESG_STAMP)) return false;
+    this.skipWs();
+    if (!this.auditColon()) return false;
+    if (!this.keyType()) return false;
+    if (!this.auditId(false)) return false;
+    return this.keyList('eof');
+  }
+
+  /** 'audit' ':' followed by white space */
+  private auditColon(): boolean {
+    if (!this.s.startsWith('audit:', this.i) || !isWs(this.s.charCodeAt(this.i + 6))) return false;
+    this.i += 6;
+    this.skipWs();
+    return true;
+  }
+
+  /** key_type: type=N, sets the event from the numeric type */
+  private keyType(): boolean {
+    if (!this.s.startsWith('type=', this.i)) return false;
+    this.i += 5;
+    const d = this.typeDigits();
+    if (d === undefined) return false;
+    this.rec.event = aaEventForAuditType(digitsValue(d));
+    return true;
+  }
+
+  /** the value of type= is scanned as one word; only an all-digit word is a number */
+  private typeDigits(): string | undefined {
+    const start = this.i;
+    while (this.i < this.s.length && isTypeWordChar(this.s.charCodeAt(this.i))) this.i++;
+    const word = this.s.slice(start, this.i);
+    return word !== '' && /^[0-9]+$/.test(word) ? word : undefined;
+  }
+
+  // ---- syslog: DATE HOST kernel: ... | DATE HOST tag[pid]: ... ----
+  private syslogType(): boolean {
+    if (this.match(DATE_MONTH)) {
+      this.skipWs();
+      if (this.digits() === undefined) return false;
+      this.skipWs();
+    } else if (this.match(DATE_ISO)) {
+      if (this.s.charCodeAt(this.i) === 84 /* T */) this.i++;
+      else if (!this.ws1()) return false;
+    } else {
+      return false;
+    }
+    if (!this.match(TIME)) return false;
+    this.skipWs();
+    if (this.s.startsWith('kern.notice:', this.i)) {
+      this.i += 12;
+      return this.kernelForms();
+    }
+    // flex drops (echoes) characters no rule of its hostname state matches
+    while (this.i < this.s.length && !isHostChar(this.s.charCodeAt(this.i))) this.i++;
+    const hostStart = this.i;
+    while (this.i < this.s.length && isHostChar(this.s.charCodeAt(this.i))) this.i++;
+    if (this.i === hostStart) return false;
+    if (!this.ws1()) return false;
+    if (this.s.startsWith('kernel:', this.i)) {
+      this.i += 7;
+      return this.kernelForms();
+    }
+    if (this.match(SYSLOG_USER_TAG)) return this.keyList('eof');
+    return false;
+  }
+
+  private kernelForms(): boolean {
+    this.skipWs();
+    if (this.match(DMESG_STAMP)) {
+      this.skipWs();
+      if (this.s.startsWith('audit:', this.i)) {
+        if (!this.auditColon()) return false;
+        if (!this.keyType()) return false;
+        if (!this.auditId(false)) return false;
+        // user-space AVCs relayed by the kernel (type=1107) keep their header in this form only
+        if (this.looksLikeUserMsgPrefix()) {
+          if (!this.userMsgPrefix()) return false;
+          return this.keyList('quote-optional');
+        }
+        return this.keyList('eof');
+      }
+    } else if (this.s.startsWith('audit:', this.i)) {
+      if (!this.auditColon()) return false;
+      if (!this.keyType()) return false;
+      if (!this.auditId(false)) return false;
+      return this.keyList('eof');
+    }
+    if (this.s.startsWith('type=', this.i) && !this.keyType()) return false;
+    this.skipWs();
+    if (!this.auditId(false)) return false;
+    return this.keyList('eof');
+  }
+
+  /** bison decides between key_pid and the user header only once it sees `uid` after `pid=N` */
+  private looksLikeUserMsgPrefix(): boolean {
+    const m = /[ \t\n\r\x1d]*pid[ \t\n\r\x1d]*=[ \t\n\r\x1d]*[0-9]+[ \t\n\r\x1d]*uid[ \t\n\r\x1d]*=/y;
+    m.lastIndex = this.i;
+    return m.test(this.s);
+  }
+
+  // ---- key lists ----
+  private keyList(end: KeyListEnd): boolean {
+    let keys = 0;
+    for (;;) {
+      this.skipWs();
+      if (this.i >= this.s.length) {
+        if (end === 'quote-required') return false;
+        return keys > 0;
+      }
+      const c = this.s.charCodeAt(this.i);
+      if (c === 39 /* ' */ && end !== 'eof') {
+        if (keys === 0) return false;
+        this.i++;
+        this.skipWs();
+        return this.i >= this.s.length;
+      }
+      const r = this.key();
+      if (r === 'eof') return end !== 'quote-required' && keys > 0;
+      if (r === 'error') return false;
+      keys++;
+    }
+  }
+
+  /** One key=value at the current position; 'eof' when an unterminated quote swallows the rest. */
+  private key(): 'ok' | 'error' | 'eof' {
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    const words = KEY_WORDS_BY_FIRST_CHAR.get(c);
+    let word: string | undefined;
+    if (words) {
+      for (const w of words) {
+        if (s.startsWith(w, this.i)) {
+          word = w;
+          break;
+        }
+      }
+    }
+    if (word === undefined) {
+      if (c === 34 /* " */) {
+        const close = s.indexOf('"', this.i + 1);
+        if (close < 0) {
+          this.i = s.length;
+          return 'eof';
+        }
+        return 'error';
+      }
+      if (isDigit(c) || c === 40 || c === 41 || c === 61 || c === 58 || c === 46 || c === 45 || c === 63 || c === 39) return 'error';
+      if (this.matchAt(SYSLOG_USER_TAG) || this.matchAt(DMESG_STAMP)) return 'error';
+      this.rec.info = this.restOfMessage();
+      this.rec.event = 'INVALID';
+      return 'ok';
+    }
+    const spec = KEYS.get(word);
+    if (spec === undefined) return 'error';
+    this.i += word.length;
+    this.skipWs();
+    if (s.charCodeAt(this.i) !== 61) return 'error';
+    this.i++;
+    return this.value(spec) ? 'ok' : 'error';
+  }
+
+  private value(spec: KeySpec): boolean {
+    const rec = this.rec as unknown as Record<string, string | number | undefined>;
+    const field = spec.field;
+    switch (spec.kind) {
+      case 'quoted': {
+        this.skipWs();
+        const v = this.quoted();
+        if (v === undefined) return false;
+        if (field) rec[field] = v;
+        return true;
+      }
+      case 'ignored-quoted':
+        this.skipWs();
+        return this.quoted() !== undefined;
+      case 'safe': {
+        const v = this.safeString();
+        if (v === undefined) return false;
+        if (field) rec[field] = v;
+        return true;
+      }
+      case 'digits': {
+        this.skipWs();
+        const d = this.digits();
+        if (d === undefined) return false;
+        if (field) rec[field] = digitsValue(d);
+        return true;
+      }
+      case 'ignored-digits':
+        this.skipWs();
+        return this.digits() !== undefined;
+      case 'error': {
+        this.skipWs();
+        if (this.s.charCodeAt(this.i) === 45) {
+          this.i++;
+          this.skipWs();
+        }
+        const d = this.digits();
+        if (d === undefined) return false;
+        rec['error_code'] = digitsValue(d) | 0;
+        return true;
+      }
+      case 'ip': {
+        const start = this.i;
+        while (this.i < this.s.length && isIpChar(this.s.charCodeAt(this.i))) this.i++;
+        if (this.i - start < 3) return false;
+        if (field) rec[field] = this.s.slice(start, this.i);
+        return true;
+      }
+      case 'id': {
+        this.skipWs();
+        const start = this.i;
+        while (this.i < this.s.length && isIdChar(this.s.charCodeAt(this.i))) this.i++;
+        if (this.i === start) return false;
+        if (field) rec[field] = this.s.slice(start, this.i);
+        return true;
+      }
+      case 'protocol': {
+        this.skipWs();
+        if (this.s.charCodeAt(this.i) === 34) {
+          const v = this.quoted();
+          if (v === undefined) return false;
+          rec['net_protocol'] = v;
+          return true;
+        }
+        const d = this.digits();
+        if (d === undefined) return false;
+        rec['net_protocol'] = ipprotoName(digitsValue(d));
+        return true;
+      }
+      case 'event': {
+        for (const [text, ev] of AA_EVENT_VALUES) {
+          if (this.s.startsWith(text, this.i)) {
+            this.i += text.length;
+            this.rec.event = ev;
+            return true;
+          }
+        }
+        return false;
+      }
+      case 'type': {
+        this.skipWs();
+        const d = this.typeDigits();
+        if (d === undefined) return false;
+        this.rec.event = aaEventForAuditType(digitsValue(d));
+        return true;
+      }
+      case 'qmark-or-safe': {
+        this.skipWs();
+        if (this.s.charCodeAt(this.i) === 63) {
+          this.i++;
+          return true;
+        }
+        return this.safeString() !== undefined;
+      }
+      case 'addr': {
+        if (this.s.charCodeAt(this.i) === 63) {
+          this.i++;
+          return true;
+        }
+        if (this.s.startsWith('none', this.i) && !isIdChar(this.s.charCodeAt(this.i + 4))) {
+          this.i += 4;
+          return true;
+        }
+        const v = this.safeString();
+        if (v === undefined) return false;
+        if (field) rec[field] = v;
+        return true;
+      }
+    }
+  }
+
+  /** "..." (no escapes) or, directly after '=', an upper-case hex string decoded to bytes */
+  private safeString(): string | undefined {
+    const c = this.s.charCodeAt(this.i);
+    if (isUpperHex(c) && this.i + 1 < this.s.length && isUpperHex(this.s.charCodeAt(this.i + 1))) {
+      const start = this.i;
+      while (this.i + 1 < this.s.length && isUpperHex(this.s.charCodeAt(this.i)) && isUpperHex(this.s.charCodeAt(this.i + 1))) {
+        this.i += 2;
+      }
+      return decodeHexBytes(this.s, start, this.i, true);
+    }
+    this.skipWs();
+    return this.quoted();
+  }
+
+  private quoted(): string | undefined {
+    if (this.s.charCodeAt(this.i) !== 34) return undefined;
+    const close = this.s.indexOf('"', this.i + 1);
+    if (close < 0) return undefined;
+    const v = this.s.slice(this.i + 1, close);
+    this.i = close + 1;
+    return v.indexOf('\n') >= 0 ? v.replace(/\n/g, '') : v;
+  }
+
+  /** TOK_MSG_REST: the rest of the line, as libapparmor's scanner takes it. */
+  private restOfMessage(): string {
+    const s = this.s;
+    let nl = s.indexOf('\n', this.i);
+    if (nl < 0) nl = s.length;
+    let text = s.slice(this.i, nl);
+    this.i = nl;
+    // the scanner stays in its "rest" state: each further non-blank line replaces the info
+    while (this.i < s.length) {
+      while (this.i < s.length && isWs(s.charCodeAt(this.i))) this.i++;
+      if (this.i >= s.length) break;
+      let e = s.indexOf('\n', this.i);
+      if (e < 0) e = s.length;
+      text = s.slice(this.i, e);
+      this.i = e;
+    }
+    return text;
+  }
+
+  private digits(): string | undefined {
+    const start = this.i;
+    while (this.i < this.s.length && isDigit(this.s.charCodeAt(this.i))) this.i++;
+    return this.i > start ? this.s.slice(start, this.i) : undefined;
+  }
+
+  private skipWs(): void {
+    while (this.i < this.s.length && isWs(this.s.charCodeAt(this.i))) this.i++;
+  }
+
+  /** at least one white-space character */
+  private ws1(): boolean {
+    if (!isWs(this.s.charCodeAt(this.i))) return false;
+    this.skipWs();
+    return true;
+  }
+
+  private match(re: RegExp): boolean {
+    re.lastIndex = this.i;
+    if (!re.test(this.s)) return false;
+    this.i = re.lastIndex;
+    return true;
+  }
+
+  private matchAt(re: RegExp): boolean {
+    re.lastIndex = this.i;
+    return re.test(this.s);
+  }
+}
+
+/**
+ * Parses one log line exactly as libapparmor's `parse_record()` does (audit.log, syslog,
+ * dmesg and dbus forms). Never throws: unknown input is an `INVALID` record.
+ */
+export function parseAppArmorRecord(line: string): AaLogRecord {
+  const nul = line.indexOf('\0');
+  // libapparmor works on a C string
+  const p = new AaParser(nul >= 0 ? line.slice(0, nul) : line);
+  p.parse();
+  return p.rec;
+}
