@@ -21,7 +21,10 @@ function rejectUnknownFields(schema: unknown): unknown {
 }
 
 function newAjv(): Ajv {
-  const ajv = new Ajv({ strict: false, allErrors: true });
+  // CRD patterns are Go RE2; `\\PC` (not a control character) is `\\P{C}` in JavaScript.
+  const regExp = (pattern: string, flags: string) => new RegExp(pattern.replace(/\\PC/g, '\\P{C}'), flags);
+  regExp.code = 'regExp';
+  const ajv = new Ajv({ strict: false, allErrors: true, code: { regExp } });
   ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   ajv.addFormat('cidr', { type: 'string', validate: (s: string) => isCidr(s) });

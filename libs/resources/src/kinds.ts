@@ -2,7 +2,7 @@
 import { CCNP_KIND, CILIUM_API_VERSION, CNP_KIND, CiliumClusterwideNetworkPolicy, CiliumNetworkPolicy } from './cilium/cilium-network-policy.js';
 import { ciliumPolicyProblems } from './cilium/sanitize.js';
 import { DISCOVERED_POLICY_API_VERSION, DISCOVERED_POLICY_KIND, DiscoveredPolicy } from './discoveredpolicy/discovered-policy.js';
-import { HOST_POLICY_API_VERSION, HOST_POLICY_KIND, KubeArmorHostPolicy } from './hostpolicy/kubearmor-host-policy.js';
+import { HOST_POLICY_API_VERSION, HOST_POLICY_KIND, KubeArmorHostPolicy, hostPolicyProblems } from './hostpolicy/kubearmor-host-policy.js';
 import type { FieldError } from './validation/field-error.js';
 import { KubeArmorVirtualMachine, VIRTUAL_MACHINE_API_VERSION, VIRTUAL_MACHINE_KIND } from './virtualmachine/kubearmor-virtual-machine.js';
 
@@ -34,6 +34,7 @@ export const HOST_POLICY: ResourceKind = {
   singular: 'kubearmorhostpolicy',
   shortNames: ['hsp'],
   schema: KubeArmorHostPolicy,
+  problems: hostPolicyProblems,
 };
 
 export const CLUSTERWIDE_NETWORK_POLICY: ResourceKind = {

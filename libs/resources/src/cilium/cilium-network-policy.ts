@@ -87,8 +87,8 @@ export class PortProtocol {
 }
 
 export class FqdnSelector {
+  /** Exactly one of matchName and matchPattern (checked by `ciliumPolicyProblems`). */
   @Optional() @Pattern(FQDN_NAME_RE, 'must be a DNS name') @MaxLen(255)
-  @Check('nameOrPattern', (_v, o) => ((o as FqdnSelector).matchName === undefined) !== ((o as FqdnSelector).matchPattern === undefined), 'exactly one of matchName and matchPattern must be set')
   matchName?: string;
 
   @Optional() @Pattern(FQDN_PATTERN_RE, 'must be a DNS name pattern (letters, digits, "-", "_", "*", ".")') @MaxLen(255)

@@ -6,7 +6,7 @@
  */
 import type { FieldError } from '../validation/field-error.js';
 import { cidrContains } from './cidr.js';
-import type { CidrRule, CiliumPolicy, CiliumRule, PortRule } from './cilium-network-policy.js';
+import type { CidrRule, CiliumPolicy, CiliumRule, FqdnSelector, PortRule } from './cilium-network-policy.js';
 import { CNP_KIND } from './cilium-network-policy.js';
 
 const INGRESS_PEERS = ['fromEndpoints', 'fromCIDR', 'fromCIDRSet', 'fromEntities', 'fromNodes'] as const;
@@ -20,10 +20,19 @@ function present(rule: AnyRule, key: string): boolean {
   return Array.isArray(v) && v.length > 0;
 }
 
+/** The L7 kinds a port rule names; the schema requires exactly one (`oneOf` by key presence). */
 function l7Kinds(port: PortRule): string[] {
   const r = port.rules;
   if (!r) return [];
-  return (['http', 'kafka', 'dns', 'l7proto', 'l7'] as const).filter((k) => r[k] !== undefined && !(Array.isArray(r[k]) && (r[k] as unknown[]).length === 0));
+  return (['http', 'kafka', 'dns', 'l7proto'] as const).filter((k) => r[k] !== undefined);
+}
+
+function checkFqdnSelectors(selectors: FqdnSelector[] | undefined, field: string, out: FieldError[]): void {
+  (selectors ?? []).forEach((sel, i) => {
+    if ((sel.matchName === undefined) === (sel.matchPattern === undefined)) {
+      out.push({ field: `${field}[${i}]`, reason: 'exactly one of matchName and matchPattern must be set' });
+    }
+  });
 }
 
 function checkCidrSets(sets: CidrRule[] | undefined, field: string, out: FieldError[]): void {
@@ -51,6 +60,7 @@ function checkRule(rule: CiliumRule, field: string, hostPolicy: boolean, out: Fi
       if (present(r, 'toServices') && present(r, 'toPorts')) out.push({ field: at, reason: 'toServices cannot be combined with toPorts' });
       if (present(r, 'icmps') && present(r, 'toPorts')) out.push({ field: at, reason: 'icmps and toPorts cannot share a rule; write a separate rule' });
       checkCidrSets(r[direction.startsWith('ingress') ? 'fromCIDRSet' : 'toCIDRSet'] as CidrRule[] | undefined, `${at}.${direction.startsWith('ingress') ? 'fromCIDRSet' : 'toCIDRSet'}`, out);
+      checkFqdnSelectors(r.toFQDNs as FqdnSelector[] | undefined, `${at}.toFQDNs`, out);
       (r.toPorts ?? []).forEach((port, j) => checkPortRule(port, `${at}.toPorts[${j}]`, direction, hostPolicy, out));
     });
   }
@@ -62,9 +72,13 @@ function checkPortRule(port: PortRule, at: string, direction: Direction, hostPol
       out.push({ field: `${at}.ports[${k}].endPort`, reason: `must not be below port ${p.port}` });
     }
   });
+  checkFqdnSelectors(port.rules?.dns, `${at}.rules.dns`, out);
+  if (port.rules === undefined) return;
   const kinds = l7Kinds(port);
-  if (kinds.length === 0) return;
-  if (kinds.length > 1) out.push({ field: `${at}.rules`, reason: `only one kind of L7 rule per port rule (found ${kinds.join(', ')})` });
+  if (kinds.length !== 1) {
+    out.push({ field: `${at}.rules`, reason: `must have exactly one of http, kafka, dns, l7proto${kinds.length > 1 ? ` (found ${kinds.join(', ')})` : ''}` });
+    return;
+  }
   if (hostPolicy) {
     const notDns = kinds.filter((k) => k !== 'dns');
     if (notDns.length > 0) {

@@ -5,6 +5,7 @@
  * wrote it; `normalizeHostPolicy` derives the view renderers use.
  */
 import { ObjectMeta } from '../meta.js';
+import type { FieldError } from '../validation/field-error.js';
 import {
   Bool,
   Check,
@@ -82,9 +83,8 @@ export class RuleMeta {
 }
 
 export class ProcessPath extends RuleMeta {
-  /** Stricter than the CRD: exactly one of `path` and `execname`. */
+  /** Stricter than the CRD: exactly one of `path` and `execname` (see `hostPolicyProblems`). */
   @Optional() @Pattern(PATH_RE, PATH_REASON) @MaxLen(200) @SafeText()
-  @Check('pathOrExecname', (_v, o) => ((o as ProcessPath).path === undefined) !== ((o as ProcessPath).execname === undefined), 'exactly one of path and execname must be set')
   path?: string;
 
   @Optional() @Pattern(EXECNAME_RE, "must be a binary name without '/'") @SafeText()
@@ -177,9 +177,8 @@ export class CapabilitiesBlock extends RuleMeta {
 }
 
 export class SyscallSourceSelector {
-  /** Stricter than the CRD: a source names a path or a directory. */
+  /** Stricter than the CRD: a source names a path or a directory (see `hostPolicyProblems`). */
   @Optional() @Pattern(PATH_RE, PATH_REASON) @MaxLen(200) @SafeText()
-  @Check('pathOrDir', (_v, o) => (o as SyscallSourceSelector).path !== undefined || (o as SyscallSourceSelector).dir !== undefined, 'one of path and dir must be set')
   path?: string;
 
   @Optional() @Str() @SafeText() dir?: string;
@@ -257,3 +256,24 @@ export class KubeArmorHostPolicy {
   @Optional() @Nested(() => HostPolicyStatus) status?: HostPolicyStatus;
 }
 
+
+/** Cross-field rules of a schema-valid policy (stricter than the CRD, listed in docs/policy-reference.md). */
+export function hostPolicyProblems(policy: KubeArmorHostPolicy): FieldError[] {
+  const out: FieldError[] = [];
+  (policy.spec.process?.matchPaths ?? []).forEach((m, i) => {
+    if ((m.path === undefined) === (m.execname === undefined)) {
+      out.push({ field: `spec.process.matchPaths[${i}]`, reason: 'exactly one of path and execname must be set' });
+    }
+  });
+  const sys = policy.spec.syscalls;
+  for (const [block, items] of [['matchSyscalls', sys?.matchSyscalls], ['matchPaths', sys?.matchPaths]] as const) {
+    (items ?? []).forEach((m, i) =>
+      (m.fromSource ?? []).forEach((src, j) => {
+        if (src.path === undefined && src.dir === undefined) {
+          out.push({ field: `spec.syscalls.${block}[${i}].fromSource[${j}]`, reason: 'one of path and dir must be set' });
+        }
+      }),
+    );
+  }
+  return out;
+}

@@ -77,6 +77,7 @@ export const Nested = (cls: () => new () => object): Decorator =>
 export const NestedList = (cls: () => new () => object, maxItems?: number): Decorator =>
   compose(
     IsArray({ message: 'must be a list' }),
+    IsObject({ each: true, message: 'must be a list of objects' }),
     ValidateNested({ each: true, message: 'must be a list of objects' }),
     ...(maxItems === undefined ? [] : [ArrayMaxSize(maxItems, { message: `must have at most ${maxItems} items` })]),
     Type(cls),
