@@ -1,0 +1,38 @@
+import { isBrokenCircuitError } from 'cockatiel';
+import { ClientClosedError, EtcdLeaseInvalidError, isRecoverableError } from 'etcd3';
+import { CompactedError, InvalidArgumentError, LeaseNotFoundError, StoreError, StoreUnavailableError } from '../errors.js';
+
+const TRANSIENT_MESSAGES = [
+  'etcdserver: leader changed',
+  'etcdserver: no leader',
+  'etcdserver: request timed out',
+  'etcdserver: too many requests',
+  'etcdserver: server stopped',
+  'etcdserver: not capable',
+];
+
+/** Network failures, deadlines, open circuits and leader elections: worth another attempt. */
+export function isTransientEtcdError(error: unknown): boolean {
+  if (!(error instanceof Error) || error instanceof StoreError || error instanceof ClientClosedError) return false;
+  if (isBrokenCircuitError(error) || isRecoverableError(error)) return true;
+  return TRANSIENT_MESSAGES.some((message) => error.message.includes(message));
+}
+
+export function isCompactedEtcdError(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('required revision has been compacted');
+}
+
+/** Maps an etcd3/gRPC failure to the store's typed errors. */
+export function toStoreError(error: unknown, context: { readonly revision?: number; readonly leaseId?: string } = {}): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (isCompactedEtcdError(error)) return new CompactedError(context.revision ?? 0, undefined);
+  if (message.includes('required revision is a future revision')) {
+    return new InvalidArgumentError(`revision ${context.revision ?? '?'} is in the future`);
+  }
+  if (error instanceof EtcdLeaseInvalidError || message.includes('requested lease not found')) {
+    return new LeaseNotFoundError(context.leaseId ?? '?');
+  }
+  if (error instanceof ClientClosedError) return new StoreUnavailableError('store closed', { cause: error });
+  return new StoreUnavailableError(`etcd: ${message}`, { cause: error });
+}

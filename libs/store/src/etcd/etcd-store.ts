@@ -1,0 +1,380 @@
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
+import { CompareResult, CompareTarget, Etcd3, isRecoverableError } from 'etcd3';
+import type { ICompare, IKeyValue, IOptions, IResponseOp, ITxnResponse } from 'etcd3';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidArgumentError,
+  LeaseNotFoundError,
+  NotFoundError,
+  StoreUnavailableError,
+} from '../errors.js';
+import { keyBytes, prefixRangeEnd, valueBytes } from '../keys.js';
+import { KeptLease, leaseIdOf } from '../lease-keeper.js';
+import { encodeContinueToken, keyAfter, parseListOptions } from '../list-paging.js';
+import { defaultRetryPolicy, retrying, type RetryPolicy } from '../retry.js';
+import type {
+  DeleteOptions,
+  DeleteResult,
+  KeyValue,
+  Lease,
+  LeaseOptions,
+  ListOptions,
+  ListResult,
+  Store,
+  StoreValue,
+  UpdateOptions,
+  Watch,
+  WatchOptions,
+  WriteOptions,
+} from '../store.js';
+import { isCompactedEtcdError, isTransientEtcdError, toStoreError } from './etcd-errors.js';
+import { EtcdWatch, isRetryableWatchError, keyValueFromEtcd } from './etcd-watch.js';
+import { cancelQuietly } from './grpc-streams.js';
+
+/** PEM material for TLS to etcd (client certificate optional). */
+export interface EtcdTls {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+export interface EtcdStoreOptions {
+  /** Use https and these certificates. */
+  readonly tls?: EtcdTls;
+  /** Deadline of each unary call (default 2000 ms): a call to a dead member fails fast and is retried. */
+  readonly callTimeoutMs?: number;
+  /** Total time an operation keeps retrying on transient errors before StoreUnavailableError (default 10 000 ms). */
+  readonly retryTimeoutMs?: number;
+}
+
+function leaseNumber(lease: Lease | string | undefined): string {
+  const id = leaseIdOf(lease);
+  if (id === undefined) return '0';
+  if (!/^-?[0-9]{1,20}$/.test(id)) throw new LeaseNotFoundError(id);
+  return id;
+}
+
+function checkRevision(field: string, revision: number | undefined): void {
+  if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) {
+    throw new InvalidArgumentError(`${field} ${String(revision)}: must be a positive integer`);
+  }
+}
+
+function firstRangeKv(response: ITxnResponse): IKeyValue | undefined {
+  const op: IResponseOp | undefined = response.responses[0];
+  return op?.response_range?.kvs[0];
+}
+
+const existsCompare = (key: Buffer): ICompare => ({ key, target: CompareTarget.Create, result: CompareResult.Greater, create_revision: 0 });
+const revisionCompare = (key: Buffer, revision: number): ICompare => ({
+  key,
+  target: CompareTarget.Mod,
+  result: CompareResult.Equal,
+  mod_revision: revision,
+});
+
+/**
+ * The scale-out store on an etcd 3.4+ cluster (several control-plane replicas share it).
+ * Every unary call has a deadline and is retried with jittered exponential backoff on transient
+ * failures (dead member, leader election) on another member. A write retried after an ambiguous
+ * failure may find its own earlier attempt applied: a create/update that then sees exactly the
+ * value and lease it wrote reports success with that key-value instead of AlreadyExists/Conflict.
+ */
+export class EtcdStore implements Store {
+  readonly backend = 'etcd' as const;
+  private readonly client: Etcd3;
+  private readonly policy: RetryPolicy;
+  private readonly callTimeoutMs: number;
+  private readonly watches = new Set<EtcdWatch>();
+  private readonly leases = new Set<KeptLease>();
+  private isClosed = false;
+
+  constructor(endpoints: readonly string[], options: EtcdStoreOptions = {}) {
+    if (endpoints.length === 0) throw new InvalidArgumentError('etcd: at least one endpoint is required');
+    this.callTimeoutMs = options.callTimeoutMs ?? 2000;
+    this.policy = { ...defaultRetryPolicy, totalTimeoutMs: options.retryTimeoutMs ?? defaultRetryPolicy.totalTimeoutMs };
+    const scheme = options.tls ? 'https' : 'http';
+    const config: IOptions = {
+      hosts: endpoints.map((endpoint) => `${scheme}://${endpoint}`),
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+      faultHandling: {
+        // Retries are ours (with backoff and a time budget); a member that failed 3 times in a row is skipped for a second.
+        global: noop,
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      },
+      // Detect a member that stopped answering on long-lived streams (watch, keep-alive).
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+    };
+    if (options.tls) {
+      config.credentials = { rootCertificate: options.tls.ca, privateKey: options.tls.key, certChain: options.tls.cert };
+    }
+    this.client = new Etcd3(config);
+  }
+
+  private call<T>(what: string, attempt: (n: number) => Promise<T>): Promise<T> {
+    if (this.isClosed) return Promise.reject(new StoreUnavailableError('store closed'));
+    return retrying(what, this.policy, isTransientEtcdError, attempt, () => this.isClosed);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const bytes = keyBytes(key);
+    try {
+      const response = await this.call(`get ${key}`, () => this.client.kv.range({ key: bytes }));
+      const kv = response.kvs[0];
+      return kv === undefined ? undefined : keyValueFromEtcd(kv);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListResult> {
+    const start = keyBytes(prefix, 'prefix');
+    const end = prefixRangeEnd(start);
+    const request = parseListOptions(options, start, end);
+    const pinned = request.position?.revision;
+    try {
+      const response = await this.call(`list ${prefix}`, () =>
+        this.client.kv.range({
+          key: request.position?.startKey ?? start,
+          range_end: end,
+          limit: request.limit,
+          revision: pinned ?? 0,
+        }),
+      );
+      const revision = pinned ?? Number(response.header.revision);
+      const items = response.kvs.map(keyValueFromEtcd);
+      const last = response.kvs[response.kvs.length - 1];
+      return {
+        items,
+        revision,
+        continue: response.more && last !== undefined ? encodeContinueToken({ revision, startKey: keyAfter(last.key) }) : undefined,
+      };
+    } catch (error) {
+      throw toStoreError(error, { revision: pinned });
+    }
+  }
+
+  async currentRevision(): Promise<number> {
+    try {
+      const response = await this.call('current revision', () => this.client.kv.range({ key: Buffer.from([0]), count_only: true }));
+      return Number(response.header.revision);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  async create(key: string, value: StoreValue, options?: WriteOptions): Promise<KeyValue> {
+    const bytes = keyBytes(key);
+    const data = valueBytes(value);
+    const lease = leaseNumber(options?.lease);
+    try {
+      return await this.call(`create ${key}`, async (attempt) => {
+        const response = await this.client.kv.txn({
+          compare: [{ key: bytes, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
+          success: [{ request_put: { key: bytes, value: data, lease } }],
+          failure: [{ request_range: { key: bytes } }],
+        });
+        if (response.succeeded) {
+          const revision = Number(response.header.revision);
+          return { key, value: data, createRevision: revision, modRevision: revision, version: 1, lease: lease === '0' ? undefined : lease };
+        }
+        const existing = firstRangeKv(response);
+        if (existing === undefined) throw new StoreUnavailableError(`create ${key}: etcd answered without the existing key`);
+        if (attempt > 1 && this.isOwnWrite(existing, data, lease)) return keyValueFromEtcd(existing);
+        throw new AlreadyExistsError(key, Number(existing.mod_revision));
+      });
+    } catch (error) {
+      throw toStoreError(error, { leaseId: lease });
+    }
+  }
+
+  async update(key: string, value: StoreValue, options?: UpdateOptions): Promise<KeyValue> {
+    const bytes = keyBytes(key);
+    const data = valueBytes(value);
+    const lease = leaseNumber(options?.lease);
+    const expected = options?.expectRevision;
+    checkRevision('expectRevision', expected);
+    try {
+      return await this.call(`update ${key}`, async (attempt) => {
+        const response = await this.client.kv.txn({
+          compare: [expected === undefined ? existsCompare(bytes) : revisionCompare(bytes, expected)],
+          success: [{ request_put: { key: bytes, value: data, lease, prev_kv: true } }],
+          failure: [{ request_range: { key: bytes } }],
+        });
+        if (response.succeeded) {
+          const prev = response.responses[0]?.response_put?.prev_kv;
+          return this.written(key, data, lease, Number(response.header.revision), prev);
+        }
+        const existing = firstRangeKv(response);
+        if (existing === undefined) throw new NotFoundError(key);
+        if (attempt > 1 && this.isOwnWrite(existing, data, lease)) return keyValueFromEtcd(existing);
+        throw new ConflictError(key, expected ?? 0, Number(existing.mod_revision));
+      });
+    } catch (error) {
+      throw toStoreError(error, { leaseId: lease });
+    }
+  }
+
+  async put(key: string, value: StoreValue, options?: WriteOptions): Promise<KeyValue> {
+    const bytes = keyBytes(key);
+    const data = valueBytes(value);
+    const lease = leaseNumber(options?.lease);
+    try {
+      return await this.call(`put ${key}`, async () => {
+        const response = await this.client.kv.put({ key: bytes, value: data, lease, prev_kv: true });
+        return this.written(key, data, lease, Number(response.header.revision), response.prev_kv);
+      });
+    } catch (error) {
+      throw toStoreError(error, { leaseId: lease });
+    }
+  }
+
+  async delete(key: string, options?: DeleteOptions): Promise<DeleteResult> {
+    const bytes = keyBytes(key);
+    const expected = options?.expectRevision;
+    checkRevision('expectRevision', expected);
+    try {
+      return await this.call(`delete ${key}`, async () => {
+        const response = await this.client.kv.txn({
+          compare: [expected === undefined ? existsCompare(bytes) : revisionCompare(bytes, expected)],
+          success: [{ request_delete_range: { key: bytes, prev_kv: true } }],
+          failure: [{ request_range: { key: bytes } }],
+        });
+        if (response.succeeded) {
+          const prev = response.responses[0]?.response_delete_range?.prev_kvs[0];
+          if (prev === undefined) throw new NotFoundError(key);
+          return { revision: Number(response.header.revision), prev: keyValueFromEtcd(prev) };
+        }
+        const existing = firstRangeKv(response);
+        if (existing === undefined) throw new NotFoundError(key);
+        throw new ConflictError(key, expected ?? 0, Number(existing.mod_revision));
+      });
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  private written(key: string, value: Buffer, lease: string, revision: number, prev: IKeyValue | null | undefined): KeyValue {
+    return {
+      key,
+      value,
+      createRevision: prev ? Number(prev.create_revision) : revision,
+      modRevision: revision,
+      version: prev ? Number(prev.version) + 1 : 1,
+      lease: lease === '0' ? undefined : lease,
+    };
+  }
+
+  /** After an ambiguous failure: does the key hold exactly what this write would have written? */
+  private isOwnWrite(existing: IKeyValue, value: Buffer, lease: string): boolean {
+    return existing.value.equals(value) && String(existing.lease) === lease;
+  }
+
+  // ---- watch -------------------------------------------------------------------------------
+
+  async watch(prefix: string, options?: WatchOptions): Promise<Watch> {
+    const start = keyBytes(prefix, 'prefix');
+    checkRevision('fromRevision', options?.fromRevision);
+    // "From now" is pinned to a revision read first, so a resume after a broken stream is exact.
+    const fromRevision = options?.fromRevision ?? (await this.currentRevision()) + 1;
+    const watch = new EtcdWatch({
+      client: this.client,
+      start,
+      end: prefixRangeEnd(start),
+      fromRevision,
+      createTimeoutMs: this.callTimeoutMs,
+      onClose: (closed) => this.watches.delete(closed),
+    });
+    this.watches.add(watch);
+    try {
+      await retrying(`watch ${prefix}`, this.policy, isRetryableWatchError, () => watch.connect(), () => this.isClosed);
+    } catch (error) {
+      await watch.close();
+      throw toStoreError(error);
+    }
+    return watch;
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async lease(ttlSeconds: number, options?: LeaseOptions): Promise<Lease> {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
+      throw new InvalidArgumentError(`ttlSeconds ${String(ttlSeconds)}: must be a positive integer`);
+    }
+    const grantSentAt = Date.now();
+    let granted: { ID: string; TTL: string; error: string };
+    try {
+      granted = await this.call('lease grant', () => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }));
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    if (granted.error) throw new StoreUnavailableError(`etcd lease grant: ${granted.error}`);
+    const lease = new KeptLease({
+      id: granted.ID,
+      ttlSeconds: Number(granted.TTL),
+      grantSentAt,
+      keepAlive: options?.keepAlive ?? true,
+      backend: {
+        keepAliveOnce: (id) => this.keepAliveOnce(id),
+        revoke: (id) => this.revokeLease(id),
+      },
+      onEnd: (ended) => this.leases.delete(ended),
+    });
+    this.leases.add(lease);
+    return lease;
+  }
+
+  /** One keep-alive round trip on a short-lived stream, bounded by the call deadline. */
+  private async keepAliveOnce(id: string): Promise<number> {
+    if (this.isClosed) throw new StoreUnavailableError('store closed');
+    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
+    try {
+      const response = await new Promise<{ TTL: string }>((resolve, reject) => {
+        stream.on('data', resolve);
+        stream.on('error', reject);
+        stream.on('end', () => reject(new StoreUnavailableError('etcd ended the keep-alive stream')));
+        stream.write({ ID: id });
+      });
+      return Number(response.TTL);
+    } catch (error) {
+      throw toStoreError(error, { leaseId: id });
+    } finally {
+      cancelQuietly(stream);
+    }
+  }
+
+  private async revokeLease(id: string): Promise<void> {
+    try {
+      await this.call('lease revoke', () => this.client.leaseClient.leaseRevoke({ ID: id }));
+    } catch (error) {
+      const mapped = toStoreError(error, { leaseId: id });
+      if (!(mapped instanceof LeaseNotFoundError)) throw mapped;
+    }
+  }
+
+  // ---- compaction & lifecycle --------------------------------------------------------------
+
+  async compact(revision: number): Promise<void> {
+    checkRevision('revision', revision);
+    try {
+      await this.call('compact', () => this.client.kv.compact({ revision, physical: false }));
+    } catch (error) {
+      if (isCompactedEtcdError(error)) return;
+      throw toStoreError(error, { revision });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const lease of [...this.leases]) lease.abandon();
+    await Promise.all([...this.watches].map((watch) => watch.close()));
+    this.client.close();
+  }
+}
+
