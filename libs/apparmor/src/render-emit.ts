@@ -1,0 +1,218 @@
+/**
+ * Profile text. Rule lines follow upstream's template (file permissions `klmrw` / `klr`, process
+ * `x` rules, `network <proto>`, `capability <cap>`) with two changes: Block is `audit deny` (a plain
+ * `deny` blocks without a kernel record, so no alert) and Audit is an `audit` rule (upstream drops
+ * Audit rules from AppArmor). Lines are sorted and de-duplicated, each followed by a comment naming
+ * the policies and fields it came from, so the output does not depend on input order.
+ *
+ * Exec rules need care: AppArmor refuses a profile in which two overlapping globs, or two rules
+ * for the same literal path, ask for different exec transitions ("conflicting x modifiers"); a
+ * literal path always wins over a glob. So per profile every literal gets exactly one transition,
+ * and all globs share one (`ix`, or `px` to the dispatcher in an allow-list fromSource profile).
+ */
+import { DISPATCHER_ATTACHMENT, DISPATCHER_PROFILE } from './render-names.js';
+import type { ProfileModel, ProfileSet } from './render-profiles.js';
+import type { Origin, PathRule, RenderRule } from './render-rules.js';
+import { commentText, literalAare, quoted } from './render-text.js';
+import type { PolicyRef, Postures } from './render-types.js';
+
+const FLAGS = 'flags=(attach_disconnected,mediate_deleted)';
+/** Upstream marks host profiles privileged: policies never speak of these, so they stay open. */
+const PRIVILEGED = ['mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,'];
+const POST = '/lib/x86_64-linux-gnu/{*,**} rm,';
+
+/** Sorted, de-duplicated rule lines, each with the origins that produced it. */
+class Section {
+  private readonly lines = new Map<string, Set<string>>();
+  constructor(readonly title: string) {}
+
+  add(line: string, origins: Iterable<Origin>): void {
+    const set = this.lines.get(line) ?? new Set<string>();
+    for (const o of origins) set.add(`${o.policy} ${o.field}`);
+    this.lines.set(line, set);
+  }
+
+  render(): string[] {
+    if (this.lines.size === 0) return [];
+    const sorted = [...this.lines].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [
+      `  # ${this.title}`,
+      ...sorted.map(([line, origins]) => (origins.size === 0 ? `  ${line}` : `  ${line}  # ${commentText([...origins].sort().join('; '))}`)),
+    ];
+  }
+}
+
+interface ExecEntry {
+  literal: boolean;
+  /** Some rule grants everyone (not just the file owner). */
+  everyone: boolean;
+  /** Some rule is an Allow (the program should run under host-wide rules), not only Audit. */
+  allow: boolean;
+  audit: boolean;
+  origins: Origin[];
+}
+
+function addExec(table: Map<string, ExecEntry>, rule: PathRule, kind: { allow: boolean; audit: boolean; owner: boolean }): void {
+  const entry = table.get(rule.aare.text) ?? { literal: rule.aare.literal, everyone: false, allow: false, audit: false, origins: [] };
+  entry.everyone ||= !kind.owner;
+  entry.allow ||= kind.allow;
+  entry.audit ||= kind.audit;
+  entry.origins.push(rule.origin);
+  table.set(rule.aare.text, entry);
+}
+
+function notRendered(rule: RenderRule, posture: string): string {
+  return `# ${commentText(`${rule.origin.policy} ${rule.origin.field}`)}: Audit rule not rendered: the ${posture} posture is block, so this profile is an allow-list and an audit rule would grant the access`;
+}
+
+export interface EmitContext {
+  set: ProfileSet;
+  host: string;
+  postures: Postures;
+  policies: PolicyRef[];
+  /** Native `spec.apparmor` text per policy, for the dispatcher (only with allowNativeRules). */
+  native: { policy: string; text: string }[];
+}
+
+export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
+  const dispatcher = profile.source === undefined;
+  const b = profile.blankets;
+  const exec = new Section('process rules');
+  const files = new Section('file rules');
+  const network = new Section('network rules');
+  const caps = new Section('capability rules');
+  const transitions = new Section(dispatcher ? 'fromSource binaries run under their own profiles' : 'other fromSource binaries run under their own profiles');
+  const notes: string[] = [];
+  const execTable = new Map<string, ExecEntry>();
+
+  for (const rule of profile.rules) {
+    const o = [rule.origin];
+    if (rule.action === 'Audit') {
+      const open = rule.class === 'network' ? b.network : rule.class === 'capability' ? b.capability : b.file;
+      if (!open) {
+        notes.push(notRendered(rule, rule.class === 'capability' ? 'capabilities' : rule.class === 'network' ? 'network' : 'file'));
+        continue;
+      }
+    }
+    const audit = rule.action === 'Audit' ? 'audit ' : '';
+    switch (rule.class) {
+      case 'network': {
+        const what = rule.token === '' ? 'network,' : `network ${rule.token},`;
+        network.add(rule.action === 'Block' ? `audit deny ${what}` : `${audit}${what}`, o);
+        break;
+      }
+      case 'capability':
+        caps.add(rule.action === 'Block' ? `audit deny capability ${rule.capability},` : `${audit}capability ${rule.capability},`, o);
+        break;
+      case 'file': {
+        const p = quoted(rule.aare);
+        if (rule.action === 'Block') {
+          if (rule.readOnly && rule.ownerOnly) {
+            files.add(`audit deny owner ${p} klw,`, o);
+            files.add(`audit deny other ${p} klmrw,`, o);
+          } else if (rule.ownerOnly) {
+            files.add(`owner ${p} klmrw,`, o);
+            files.add(`audit deny other ${p} klmrw,`, o);
+          } else {
+            files.add(`audit deny ${p} ${rule.readOnly ? 'klw' : 'klmrw'},`, o);
+          }
+        } else {
+          const owner = rule.ownerOnly ? 'owner ' : '';
+          files.add(`${audit}${owner}${p} ${rule.readOnly ? 'klr' : 'klmrw'},`, o);
+        }
+        break;
+      }
+      case 'process':
+        if (rule.action === 'Block') {
+          if (rule.ownerOnly) {
+            addExec(execTable, rule, { allow: false, audit: false, owner: true });
+            exec.add(`audit deny other ${quoted(rule.aare)} x,`, o);
+          } else {
+            exec.add(`audit deny ${quoted(rule.aare)} x,`, o);
+          }
+        } else {
+          addExec(execTable, rule, { allow: rule.action === 'Allow', audit: rule.action === 'Audit', owner: rule.ownerOnly });
+        }
+        break;
+    }
+  }
+
+  // Exec transitions: one per literal, one shared by all globs.
+  const sourceByAare = new Map<string, string>();
+  for (const [source, name] of ctx.set.sourceNames) {
+    const aare = literalAare(source);
+    if (!('error' in aare)) sourceByAare.set(aare.text, name);
+  }
+  const selfAare = profile.source === undefined ? undefined : (literalAare(profile.source) as { text: string }).text;
+  const sourceLines = new Map<string, { audit: boolean; explicit: boolean; everyone: boolean; origins: Origin[] }>();
+  let selfAudit: Origin[] | undefined;
+  for (const [text, entry] of execTable) {
+    const target = entry.literal ? sourceByAare.get(text) : undefined;
+    if (target !== undefined && text === selfAare) {
+      if (entry.audit) selfAudit = [...(selfAudit ?? []), ...entry.origins];
+      continue;
+    }
+    if (target !== undefined) {
+      const line = sourceLines.get(text) ?? { audit: false, explicit: false, everyone: false, origins: [] };
+      line.audit ||= entry.audit;
+      line.explicit = true;
+      line.everyone ||= entry.everyone;
+      line.origins.push(...entry.origins);
+      sourceLines.set(text, line);
+      continue;
+    }
+    let mode: string;
+    if (dispatcher) mode = 'ix';
+    else if (entry.literal) mode = entry.allow ? `px -> ${DISPATCHER_PROFILE}` : 'ix';
+    else mode = b.file ? 'ix' : `px -> ${DISPATCHER_PROFILE}`;
+    exec.add(`${entry.audit ? 'audit ' : ''}${entry.everyone ? '' : 'owner '}"${text}" ${mode},`, entry.origins);
+  }
+  for (const [text, name] of sourceByAare) {
+    if (text === selfAare) continue;
+    const line = sourceLines.get(text);
+    // The dispatcher always hands sources over (upstream); a fromSource profile does so where it
+    // may exec anything anyway, or where a rule allows that binary.
+    if (!dispatcher && !b.file && !line) continue;
+    const owner = !dispatcher && !b.file && line && !line.everyone ? 'owner ' : '';
+    transitions.add(`${line?.audit ? 'audit ' : ''}${owner}"${text}" px -> ${name},`, line?.origins ?? []);
+  }
+
+  const out: string[] = [...header(profile, ctx), ''];
+  const attachment = dispatcher ? DISPATCHER_ATTACHMENT : quoted(selfAare!);
+  out.push(`profile ${profile.name} ${attachment} ${FLAGS} {`, '  include <abstractions/base>', '');
+  out.push(...PRIVILEGED.map((l) => `  ${l}`));
+  if (b.file) out.push('  file,');
+  if (b.network) out.push('  network,');
+  if (b.capability) out.push('  capability,');
+  if (selfAare !== undefined) {
+    out.push('', '  # the source binary itself', `  "${selfAare}" mr,`);
+    out.push(selfAudit ? `  audit "${selfAare}" ix,  # ${commentText([...new Set(selfAudit.map((o) => `${o.policy} ${o.field}`))].sort().join('; '))}` : `  "${selfAare}" ix,`);
+  }
+  for (const section of [exec, files, network, caps, transitions]) {
+    const lines = section.render();
+    if (lines.length > 0) out.push('', ...lines);
+  }
+  if (dispatcher) {
+    for (const { policy, text } of ctx.native) {
+      out.push('', `  # native rules of ${commentText(policy)} (spec.apparmor), rendered because allowNativeRules is set`);
+      out.push(...text.split('\n').map((l) => (l.trim() === '' ? '' : `  ${l.trimEnd()}`)));
+    }
+  }
+  if (notes.length > 0) out.push('', ...[...new Set(notes)].sort().map((n) => `  ${n}`));
+  out.push('', `  ${POST}`, '}', '');
+  return out.join('\n');
+}
+
+function header(profile: ProfileModel, ctx: EmitContext): string[] {
+  const p = ctx.postures;
+  return [
+    `# AppArmor profile ${profile.name}, rendered by KVMService from KubeArmorHostPolicy objects.`,
+    '# Do not edit: the kvmservice agent replaces this file.',
+    `# host: ${commentText(ctx.host)}`,
+    `# postures: file=${p.file} network=${p.network} capabilities=${p.capabilities}`,
+    '# policies:',
+    ...ctx.policies.map((pol) => `#   ${commentText(pol.name)} resourceVersion=${commentText(pol.resourceVersion ?? '-')}`),
+    'abi <abi/3.0>,',
+    'include <tunables/global>',
+  ];
+}

@@ -1,0 +1,80 @@
+/**
+ * Turning policy strings into AppArmor text. Every string from a policy reaches a profile only
+ * through `quotedAare`, inside double quotes, after the same checks validation makes (repeated
+ * here so that a caller that skipped validation still cannot add a rule).
+ */
+import { globPatternReason, unsafeTextReason, type PathTarget } from '@kvmservice/resources';
+
+/** Characters that are glob syntax in AppArmor; a literal path escapes them with a backslash. */
+const GLOB_CHARS = /[*?[\]{}]/g;
+const HAS_GLOB = /[*?[\]{}]/;
+
+/** An AppArmor path expression (AARE) and whether it names exactly one path. */
+export interface Aare {
+  text: string;
+  literal: boolean;
+}
+
+export type AareResult = Aare | { error: string };
+
+/** A literal path as an AARE: glob characters escaped, so `/a*b` matches only `/a*b`. */
+export function literalAare(path: string): AareResult {
+  const unsafe = unsafeTextReason(path);
+  if (unsafe) return { error: unsafe };
+  if (!path.startsWith('/')) return { error: 'must be an absolute path' };
+  return { text: path.replace(GLOB_CHARS, (c) => `\\${c}`), literal: true };
+}
+
+/** A `matchPatterns` glob as an AARE, passed through as written once it is known to compile. */
+export function patternAare(pattern: string): AareResult {
+  const unsafe = unsafeTextReason(pattern) ?? globPatternReason(pattern);
+  if (unsafe) return { error: unsafe };
+  if (!pattern.startsWith('/')) return { error: "must be an absolute pattern starting with '/'" };
+  return { text: pattern, literal: !HAS_GLOB.test(pattern) };
+}
+
+/** The AARE of a process/file target: upstream's `{,*}` / `{,**}` for directories, `/**\/name` for execname. */
+export function targetAare(target: PathTarget): AareResult {
+  switch (target.kind) {
+    case 'path':
+      return literalAare(target.path);
+    case 'dir': {
+      if (!target.dir.endsWith('/')) return { error: "must be an absolute directory path ending with '/'" };
+      const dir = literalAare(target.dir);
+      return 'error' in dir ? dir : { text: `${dir.text}${target.recursive ? '{,**}' : '{,*}'}`, literal: false };
+    }
+    case 'pattern':
+      return patternAare(target.pattern);
+    case 'execname': {
+      if (target.name === '' || target.name.includes('/')) return { error: "must be a binary name without '/'" };
+      const name = literalAare(`/${target.name}`);
+      return 'error' in name ? name : { text: `/**${name.text}`, literal: false };
+    }
+  }
+}
+
+/** The raw target string upstream keys its rule maps with (used for fromSource overrides). */
+export function targetKey(target: PathTarget): string {
+  switch (target.kind) {
+    case 'path':
+      return target.path;
+    case 'dir':
+      return target.dir;
+    case 'pattern':
+      return target.pattern;
+    case 'execname':
+      return `/**/${target.name}`;
+  }
+}
+
+export function quoted(aare: Aare | string): string {
+  return `"${typeof aare === 'string' ? aare : aare.text}"`;
+}
+
+/**
+ * Text for a comment. Only names the renderer checked or made itself go into comments; this is
+ * the last line of defence against a newline (which would end the comment) from a careless caller.
+ */
+export function commentText(text: string): string {
+  return text.replace(/[^A-Za-z0-9._:/@=, ;()[\]-]/g, '?');
+}
