@@ -282,6 +282,11 @@ class AaParser {
     if (!ok) this.rec.event = 'INVALID';
   }
 
+  /** a bare key list (no header), as in the syslog dbus form after its tag */
+  parseKeyListOnly(): void {
+    if (!this.keyList('eof')) this.rec.event = 'INVALID';
+  }
+
   private logMessage(): boolean {
     const s = this.s;
     const c = s.charCodeAt(this.i);
@@ -757,5 +762,16 @@ export function parseAppArmorRecord(line: string): AaLogRecord {
   // libapparmor works on a C string
   const p = new AaParser(nul >= 0 ? line.slice(0, nul) : line);
   p.parse();
+  return p.rec;
+}
+
+/**
+ * Parses just `key=value …` text with libapparmor's key rules (what follows the header of a
+ * record whose envelope libapparmor does not know, e.g. journald or `node=` lines).
+ */
+export function parseAppArmorKeyList(text: string): AaLogRecord {
+  const nul = text.indexOf('\0');
+  const p = new AaParser(nul >= 0 ? text.slice(0, nul) : text);
+  p.parseKeyListOnly();
   return p.rec;
 }

@@ -1,1 +1,16 @@
-export {};
+export { parseAppArmorRecord, parseAppArmorKeyList, aaEventForAuditType } from './apparmor-record.js';
+export type { AaLogRecord, AaEventType } from './apparmor-record.js';
+export { formatTestMultiOut } from './apparmor-out.js';
+export { parseLine, DEFAULT_MAX_LINE_LENGTH } from './parse-line.js';
+export { AuditStream } from './audit-stream.js';
+export type { AuditStreamOptions, AuditStreamCounters } from './audit-stream.js';
+export { parseLogLines, parseLogToJsonLines, splitLines } from './parse-log.js';
+export type { ParseLogRecord, ParseLogOptions } from './parse-log.js';
+export { frameLine } from './framing.js';
+export type { FramedLine, Envelope } from './framing.js';
+export { parseFields } from './fields.js';
+export { parseSecurityContext } from './selinux-record.js';
+export { decodeSockAddr } from './sockaddr.js';
+export type { SockAddr } from './sockaddr.js';
+export { ipprotoName } from './ipproto.js';
+export type * from './types.js';

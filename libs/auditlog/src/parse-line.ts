@@ -1,0 +1,130 @@
+import { parseAppArmorKeyList, parseAppArmorRecord, type AaLogRecord } from './apparmor-record.js';
+import { parseFields } from './fields.js';
+import { frameLine, type FramedLine } from './framing.js';
+import { appArmorEvent, selinuxEvent, syscallEvent, type EventContext } from './normalize.js';
+import { parseSelinuxRecord } from './selinux-record.js';
+import { syscallContext } from './syscall-context.js';
+import type { AuditRecord, ParseResult, UnparsedRecord } from './types.js';
+
+/** Longest line read as a record; the kernel's own limit is under 9 KiB per record. */
+export const DEFAULT_MAX_LINE_LENGTH = 65_536;
+const UNPARSED_TEXT_CHARS = 200;
+
+type ParsedRecordResult = Exclude<ParseResult, { format: 'unparsed' }>;
+
+/** A line read on its own: its record and where it sat, before any event is built. */
+export interface ClassifiedLine {
+  result: ParseResult;
+  /** present for every format but unparsed */
+  framed?: FramedLine;
+}
+
+function unparsed(line: string, reason: UnparsedRecord['reason']): ClassifiedLine {
+  return { result: { format: 'unparsed', record: { reason, length: line.length, text: line.slice(0, UNPARSED_TEXT_CHARS) } } };
+}
+
+function isBlank(s: string): boolean {
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return true;
+}
+
+const AA_TYPE_NAMES = new Set(['APPARMOR', 'AA', 'APPARMOR_AUDIT', 'APPARMOR_ALLOWED', 'APPARMOR_DENIED', 'APPARMOR_HINT', 'APPARMOR_STATUS', 'APPARMOR_ERROR']);
+
+/** `apparmor=` as a key (at the start of a field), or an AppArmor record type. */
+function isAppArmor(f: FramedLine): boolean {
+  if (f.typeNumber !== undefined && f.typeNumber >= 1500 && f.typeNumber <= 1599) return true;
+  if (f.type !== undefined && AA_TYPE_NAMES.has(f.type)) return true;
+  const b = f.body;
+  let from = 0;
+  for (;;) {
+    const k = b.indexOf('apparmor=', from);
+    if (k < 0) return false;
+    const before = k === 0 ? 32 : b.charCodeAt(k - 1);
+    if (before === 32 || before === 9 || before === 39 || before === 0x1d) return true;
+    from = k + 9;
+  }
+}
+
+/** libapparmor's reading of the line, or of its record when libapparmor does not know the envelope. */
+function readAppArmor(line: string, f: FramedLine): AaLogRecord {
+  const direct = parseAppArmorRecord(line);
+  if (direct.event !== 'INVALID' || direct.audit_id !== undefined || f.envelope === 'none') return direct;
+  const fields = f.body.slice(f.fieldsAt);
+  let canonical: string;
+  if (f.auditId === undefined) return parseAppArmorKeyList(fields);
+  if (f.type === undefined) canonical = `msg=audit(${f.auditId}): ${fields}`;
+  else if (/^type=[0-9]/.test(f.body)) canonical = `msg=audit(${f.auditId}): type=${f.typeNumber ?? 0} ${fields}`;
+  else canonical = `type=${f.type} msg=audit(${f.auditId}): ${fields}`;
+  return parseAppArmorRecord(canonical);
+}
+
+/**
+ * Reads one line into its record without building an event: AppArmor (libapparmor's
+ * fields), SELinux (sepolgen's reading), a Linux-audit record, or unparsed. Never throws.
+ */
+export function classifyLine(line: string, maxLineLength = DEFAULT_MAX_LINE_LENGTH): ClassifiedLine {
+  if (line.length > maxLineLength) return unparsed(line, 'too-long');
+  if (isBlank(line)) return unparsed(line, 'empty');
+  const f = frameLine(line);
+  if (!f.wellFormed) return unparsed(line, 'malformed-json');
+  if (isAppArmor(f)) {
+    return { result: { format: 'apparmor', record: readAppArmor(line, f) }, framed: f };
+  }
+  const se = parseSelinuxRecord(f);
+  if (se) return { result: { format: 'selinux', record: se }, framed: f };
+  if (f.auditId !== undefined && f.epoch !== undefined && f.serial !== undefined) {
+    const type = f.type ?? 'UNKNOWN';
+    const rec: AuditRecord = {
+      type,
+      audit_id: f.auditId,
+      epoch: f.epoch,
+      ms: f.ms ?? 0,
+      serial: f.serial,
+      fields: parseFields(f.body, f.fieldsAt, f.body.length, type),
+    };
+    if (f.node !== undefined) rec.node = f.node;
+    return { result: { format: 'audit', record: rec }, framed: f };
+  }
+  if (f.type !== undefined) return unparsed(line, 'truncated');
+  return unparsed(line, 'not-an-audit-record');
+}
+
+export function contextOf(f: FramedLine): EventContext {
+  const c: EventContext = {};
+  if (f.hostName !== undefined) c.hostName = f.hostName;
+  if (f.node !== undefined) c.node = f.node;
+  if (f.envelopeTimeMs !== undefined) c.envelopeTimeMs = f.envelopeTimeMs;
+  if (f.auditId !== undefined) c.auditId = f.auditId;
+  if (f.epoch !== undefined) c.epoch = f.epoch;
+  if (f.ms !== undefined) c.ms = f.ms;
+  if (f.serial !== undefined) c.serial = f.serial;
+  return c;
+}
+
+/** The event a record gives with what is known of its surroundings. */
+export function eventOf(r: ParsedRecordResult, ctx: EventContext): ParseResult['event'] {
+  switch (r.format) {
+    case 'apparmor':
+      return appArmorEvent(r.record, ctx);
+    case 'selinux':
+      return selinuxEvent(r.record, ctx);
+    case 'audit':
+      return r.record.type === 'SYSCALL' ? syscallEvent(ctx.syscall ?? syscallContext([r.record]), ctx) : undefined;
+  }
+}
+
+/**
+ * Parses one line on its own: `{format, record, event?}`. Multi-record Linux-audit events
+ * need an AuditStream; here a SYSCALL record gives an event from its own fields only.
+ */
+export function parseLine(line: string, options: { maxLineLength?: number } = {}): ParseResult {
+  const c = classifyLine(line, options.maxLineLength);
+  const r = c.result;
+  if (r.format === 'unparsed' || c.framed === undefined) return r;
+  const ev = eventOf(r, contextOf(c.framed));
+  if (ev !== undefined) r.event = ev;
+  return r;
+}
