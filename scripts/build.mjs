@@ -16,6 +16,11 @@ try {
   console.error('kvmservice build: TypeScript is not installed; skipping the build');
   process.exit(0);
 }
+const generated = spawnSync(process.execPath, [join(root, 'scripts/generate-api.mjs')], { stdio: 'inherit', cwd: root });
+if (generated.status !== 0) {
+  console.error('kvmservice build: generating the API types from proto/ failed');
+  process.exit(generated.status ?? 1);
+}
 const result = spawnSync(process.execPath, [tsc, '-b', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 if (result.status !== 0) {
   console.error('kvmservice build: tsc -b failed');
