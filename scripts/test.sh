@@ -12,7 +12,8 @@ echo "== node modules"
 echo "== build"
 node scripts/build.mjs
 
-echo "== lint (module boundaries, types of tests)"
+echo "== lint (module boundaries, types of tests, proto)"
+(cd proto && npx buf lint)
 npx eslint .
 npx tsc -p tsconfig.test.json
 
