@@ -457,12 +457,12 @@ class AaParser {
     }
     if (!this.match(TIME)) return false;
     this.skipWs();
+    // flex drops (echoes) characters no rule of its hostname state matches
+    while (this.i < this.s.length && !isHostChar(this.s.charCodeAt(this.i))) this.i++;
     if (this.s.startsWith('kern.notice:', this.i)) {
       this.i += 12;
       return this.kernelForms();
     }
-    // flex drops (echoes) characters no rule of its hostname state matches
-    while (this.i < this.s.length && !isHostChar(this.s.charCodeAt(this.i))) this.i++;
     const hostStart = this.i;
     while (this.i < this.s.length && isHostChar(this.s.charCodeAt(this.i))) this.i++;
     if (this.i === hostStart) return false;
@@ -564,7 +564,8 @@ class AaParser {
     const spec = KEYS.get(word);
     if (spec === undefined) return 'error';
     this.i += word.length;
-    this.skipWs();
+    // apparmor= and type= are scanned with their '=' and value in one piece
+    if (spec.kind !== 'event' && spec.kind !== 'type') this.skipWs();
     if (s.charCodeAt(this.i) !== 61) return 'error';
     this.i++;
     return this.value(spec) ? 'ok' : 'error';
@@ -650,7 +651,6 @@ class AaParser {
         return false;
       }
       case 'type': {
-        this.skipWs();
         const d = this.typeDigits();
         if (d === undefined) return false;
         this.rec.event = aaEventForAuditType(digitsValue(d));

@@ -237,6 +237,13 @@ function readHeader(f: FramedLine): void {
     return;
   }
   const [, sec, ms, serial] = m;
+  // the 2.6-era syslog form puts the type after the header: "audit(…): type=1503 operation=…"
+  if (type === undefined) {
+    const t = /type=([0-9]{1,5})(?=[ \t])/y;
+    t.lastIndex = AUDIT_ID.lastIndex;
+    const tm = t.exec(b);
+    if (tm) type = tm[1];
+  }
   if (type !== undefined) {
     f.typeNumber = auditTypeNumber(type);
     f.type = /^[0-9]+$/.test(type) ? auditTypeName(Number(type)) : type;
