@@ -36,8 +36,10 @@ const DMESG = /\[[ 0-9]*\.[0-9]+\][ \t]*/y;
 const FACILITY_TAG = /[a-z]+\.[a-z]+:[ \t]*/y;
 const HOST_AND_TAG = /([^ \t:\[]+)[ \t]+([A-Za-z0-9_./-]+)(?:\[[0-9]+\])?:[ \t]*/y;
 const TAG_ONLY = /([A-Za-z0-9_./-]+)(?:\[[0-9]+\])?:[ \t]*/y;
-const NODE = /node=([^ \t]+)[ \t]+/y;
-const AUDIT_ID = /audit\(([0-9]{1,20})\.([0-9]{1,9}):([0-9]{1,20})\)[ \t]*:[ \t]*/y;
+// auditd name_format prefix; some dispatchers wrote host= instead of node=
+const NODE = /(?:node|host)=([^ \t]+)[ \t]+(?=type=)/y;
+// auditd's own DAEMON_* records of old versions have no ':' after the header
+const AUDIT_ID = /audit\(([0-9]{1,20})\.([0-9]{1,9}):([0-9]{1,20})\)[ \t]*:?[ \t]*/y;
 
 function stickyMatch(re: RegExp, s: string, at: number): RegExpExecArray | null {
   re.lastIndex = at;
