@@ -7,14 +7,15 @@
  *
  * Exec rules need care: AppArmor refuses a profile in which two overlapping globs, or two rules
  * for the same literal path, ask for different exec transitions ("conflicting x modifiers"); a
- * literal path always wins over a glob. So per profile every literal gets exactly one transition,
- * and all globs share one (`ix`, or `px` to the dispatcher in an allow-list fromSource profile).
+ * exact path (no `*`, `?`, `[`; alternations allowed) wins over a wildcard one. So per profile every
+ * exact path gets exactly one transition (alternations are multiplied out), and every wildcard exec
+ * rule is `ix`, the mode of the globs in `file,` and abstractions/base.
  */
 import { DISPATCHER_ATTACHMENT, DISPATCHER_PROFILE } from './render-names.js';
 import type { ProfileModel, ProfileSet } from './render-profiles.js';
 import type { Origin, PathRule, RenderRule } from './render-rules.js';
-import { commentText, literalAare, quoted } from './render-text.js';
-import type { PolicyRef, Postures } from './render-types.js';
+import { commentText, expandAlternations, literalAare, quoted } from './render-text.js';
+import type { PolicyRef, Postures, UnenforceableRule } from './render-types.js';
 
 const FLAGS = 'flags=(attach_disconnected,mediate_deleted)';
 /** Upstream marks host profiles privileged: policies never speak of these, so they stay open. */
@@ -52,17 +53,41 @@ interface ExecEntry {
   origins: Origin[];
 }
 
-function addExec(table: Map<string, ExecEntry>, rule: PathRule, kind: { allow: boolean; audit: boolean; owner: boolean }): void {
-  const entry = table.get(rule.aare.text) ?? { literal: rule.aare.literal, everyone: false, allow: false, audit: false, origins: [] };
-  entry.everyone ||= !kind.owner;
-  entry.allow ||= kind.allow;
-  entry.audit ||= kind.audit;
-  entry.origins.push(rule.origin);
-  table.set(rule.aare.text, entry);
+/** Exact exec rules are multiplied out to single paths (at most this many per rule) so each gets one transition. */
+const EXEC_ALTERNATIVES_LIMIT = 64;
+
+function addExec(
+  table: Map<string, ExecEntry>,
+  rule: PathRule,
+  kind: { allow: boolean; audit: boolean; owner: boolean },
+  notes: UnenforceableRule[],
+  profile: string,
+): void {
+  const keys = rule.aare.literal ? expandAlternations(rule.aare.text, EXEC_ALTERNATIVES_LIMIT) : [rule.aare.text];
+  if (!keys) {
+    notes.push({
+      policy: rule.origin.policy,
+      field: rule.origin.field,
+      reason: `exec rule not rendered in ${profile}: its alternations name more than ${EXEC_ALTERNATIVES_LIMIT} paths (write a glob or several rules)`,
+    });
+    return;
+  }
+  for (const key of keys) {
+    const entry = table.get(key) ?? { literal: rule.aare.literal, everyone: false, allow: false, audit: false, origins: [] };
+    entry.everyone ||= !kind.owner;
+    entry.allow ||= kind.allow;
+    entry.audit ||= kind.audit;
+    entry.origins.push(rule.origin);
+    table.set(key, entry);
+  }
 }
 
-function notRendered(rule: RenderRule, posture: string): string {
-  return `# ${commentText(`${rule.origin.policy} ${rule.origin.field}`)}: Audit rule not rendered: the ${posture} posture is block, so this profile is an allow-list and an audit rule would grant the access`;
+function notRendered(rule: RenderRule, profile: string, posture: string): UnenforceableRule {
+  return {
+    policy: rule.origin.policy,
+    field: rule.origin.field,
+    reason: `Audit rule not rendered in ${profile}: the ${posture} posture is block, so that profile is an allow-list and an audit rule would grant the access; the access is denied and logged as a posture violation`,
+  };
 }
 
 export interface EmitContext {
@@ -74,7 +99,7 @@ export interface EmitContext {
   native: { policy: string; text: string }[];
 }
 
-export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
+export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content: string; notRendered: UnenforceableRule[] } {
   const dispatcher = profile.source === undefined;
   const b = profile.blankets;
   const exec = new Section('process rules');
@@ -82,7 +107,7 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
   const network = new Section('network rules');
   const caps = new Section('capability rules');
   const transitions = new Section(dispatcher ? 'fromSource binaries run under their own profiles' : 'other fromSource binaries run under their own profiles');
-  const notes: string[] = [];
+  const notes: UnenforceableRule[] = [];
   const execTable = new Map<string, ExecEntry>();
 
   for (const rule of profile.rules) {
@@ -90,7 +115,7 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
     if (rule.action === 'Audit') {
       const open = rule.class === 'network' ? b.network : rule.class === 'capability' ? b.capability : b.file;
       if (!open) {
-        notes.push(notRendered(rule, rule.class === 'capability' ? 'capabilities' : rule.class === 'network' ? 'network' : 'file'));
+        notes.push(notRendered(rule, profile.name, rule.class === 'capability' ? 'capabilities' : rule.class === 'network' ? 'network' : 'file'));
         continue;
       }
     }
@@ -125,13 +150,13 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
       case 'process':
         if (rule.action === 'Block') {
           if (rule.ownerOnly) {
-            addExec(execTable, rule, { allow: false, audit: false, owner: true });
+            addExec(execTable, rule, { allow: false, audit: false, owner: true }, notes, profile.name);
             exec.add(`audit deny other ${quoted(rule.aare)} x,`, o);
           } else {
             exec.add(`audit deny ${quoted(rule.aare)} x,`, o);
           }
         } else {
-          addExec(execTable, rule, { allow: rule.action === 'Allow', audit: rule.action === 'Audit', owner: rule.ownerOnly });
+          addExec(execTable, rule, { allow: rule.action === 'Allow', audit: rule.action === 'Audit', owner: rule.ownerOnly }, notes, profile.name);
         }
         break;
     }
@@ -161,10 +186,9 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
       sourceLines.set(text, line);
       continue;
     }
-    let mode: string;
-    if (dispatcher) mode = 'ix';
-    else if (entry.literal) mode = entry.allow ? `px -> ${DISPATCHER_PROFILE}` : 'ix';
-    else mode = b.file ? 'ix' : `px -> ${DISPATCHER_PROFILE}`;
+    // Only an exact path may leave the profile: wildcards must stay `ix`, as the `ix` globs of
+    // `file,` and of abstractions/base (`owner @{HOME}/.Private/** mrixwlk`) overlap them.
+    const mode = !dispatcher && entry.literal && entry.allow ? `px -> ${DISPATCHER_PROFILE}` : 'ix';
     exec.add(`${entry.audit ? 'audit ' : ''}${entry.everyone ? '' : 'owner '}"${text}" ${mode},`, entry.origins);
   }
   for (const [text, name] of sourceByAare) {
@@ -198,9 +222,12 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): string {
       out.push(...text.split('\n').map((l) => (l.trim() === '' ? '' : `  ${l.trimEnd()}`)));
     }
   }
-  if (notes.length > 0) out.push('', ...[...new Set(notes)].sort().map((n) => `  ${n}`));
+  if (notes.length > 0) {
+    const lines = notes.map((n) => `  # ${commentText(`${n.policy} ${n.field}: ${n.reason}`)}`);
+    out.push('', ...[...new Set(lines)].sort());
+  }
   out.push('', `  ${POST}`, '}', '');
-  return out.join('\n');
+  return { content: out.join('\n'), notRendered: notes };
 }
 
 function header(profile: ProfileModel, ctx: EmitContext): string[] {

@@ -7,11 +7,16 @@ import { globPatternReason, unsafeTextReason, type PathTarget } from '@kvmservic
 
 /** Characters that are glob syntax in AppArmor; a literal path escapes them with a backslash. */
 const GLOB_CHARS = /[*?[\]{}]/g;
-const HAS_GLOB = /[*?[\]{}]/;
+/**
+ * Wildcards: apparmor_parser treats an AARE without them as an exact match (alternations
+ * included), and an exact match wins over a wildcard match when exec transitions differ.
+ */
+const HAS_WILDCARD = /[*?[]/;
 
-/** An AppArmor path expression (AARE) and whether it names exactly one path. */
+/** An AppArmor path expression (AARE) and whether the parser treats it as an exact match. */
 export interface Aare {
   text: string;
+  /** No wildcard: the AARE names the finite set of paths `expandAlternations` lists. */
   literal: boolean;
 }
 
@@ -30,7 +35,7 @@ export function patternAare(pattern: string): AareResult {
   const unsafe = unsafeTextReason(pattern) ?? globPatternReason(pattern);
   if (unsafe) return { error: unsafe };
   if (!pattern.startsWith('/')) return { error: "must be an absolute pattern starting with '/'" };
-  return { text: pattern, literal: !HAS_GLOB.test(pattern) };
+  return { text: pattern, literal: !HAS_WILDCARD.test(pattern) };
 }
 
 /** The AARE of a process/file target: upstream's `{,*}` / `{,**}` for directories, `/**\/name` for execname. */
@@ -65,6 +70,47 @@ export function targetKey(target: PathTarget): string {
     case 'execname':
       return `/**/${target.name}`;
   }
+}
+
+/**
+ * The paths an exact AARE names: `{a,b}` alternations multiplied out (escapes kept as written).
+ * Undefined when there are more than `limit`.
+ */
+export function expandAlternations(text: string, limit: number): string[] | undefined {
+  let pos = 0;
+  let overflow = false;
+  const product = (left: string[], right: string[]): string[] => {
+    const out: string[] = [];
+    for (const a of left) for (const b of right) out.push(a + b);
+    if (out.length > limit) overflow = true;
+    return out;
+  };
+  // Outside braces ',' and '}' are plain text; inside, ',' separates alternatives.
+  const sequence = (nested: boolean): string[] => {
+    let acc = [''];
+    while (pos < text.length && !overflow) {
+      const ch = text[pos]!;
+      if (nested && (ch === ',' || ch === '}')) break;
+      if (ch === '{') {
+        pos++;
+        const alternatives: string[] = [];
+        for (;;) {
+          alternatives.push(...sequence(true));
+          if (alternatives.length > limit) overflow = true;
+          const end = text[pos++];
+          if (end !== ',') break;
+        }
+        acc = product(acc, alternatives);
+        continue;
+      }
+      const piece = ch === '\\' ? text.slice(pos, pos + 2) : ch;
+      pos += piece.length;
+      acc = acc.map((a) => a + piece);
+    }
+    return acc;
+  };
+  const all = sequence(false);
+  return overflow ? undefined : [...new Set(all)];
 }
 
 export function quoted(aare: Aare | string): string {

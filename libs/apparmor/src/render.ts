@@ -53,7 +53,8 @@ export function renderAppArmorProfiles(policies: readonly NormalizedHostPolicy[]
   const contributing = [...new Set([...rules.map((r) => r.origin.policy), ...native.map((n) => n.policy)])];
   const emit = (profile: ProfileModel, policyNames: string[]) => {
     const policiesOfProfile = refsOf(policyNames);
-    const content = emitProfile(profile, { set, host: host.name, postures, policies: policiesOfProfile, native });
+    const { content, notRendered } = emitProfile(profile, { set, host: host.name, postures, policies: policiesOfProfile, native });
+    unenforceable.push(...notRendered);
     artifacts.push({ name: profile.name, fileName: profile.name, content, sha256: sha256(content), policies: policiesOfProfile });
   };
   // The dispatcher's text depends on every contributing policy (it hands every source over).
@@ -63,5 +64,7 @@ export function renderAppArmorProfiles(policies: readonly NormalizedHostPolicy[]
     profilePolicies[child.name] = [...new Set(child.rules.map((r) => r.origin.policy))].sort();
     emit(child, profilePolicies[child.name]!);
   }
+  // Stable: rules of one policy keep their written order.
+  unenforceable.sort((a, b) => (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
   return { artifacts, profilePolicies, unenforceable };
 }
