@@ -28,9 +28,15 @@ function countMessages(text: string): Counts {
     const r = parseLine(line);
     if (r.format === 'selinux') {
       const rec = r.record;
-      if (rec.kind === 'AVC' || rec.kind === 'USER_AVC') rec.valid ? c.avc_msgs++ : c.invalid++;
+      if (rec.kind === 'AVC' || rec.kind === 'USER_AVC') {
+        if (rec.valid) c.avc_msgs++;
+        else c.invalid++;
+      }
       else if (rec.kind === 'AVC_PATH') c.path_msgs++;
-      else if (rec.kind === 'SELINUX_ERR') rec.valid ? c.compute_sid++ : c.invalid++;
+      else if (rec.kind === 'SELINUX_ERR') {
+        if (rec.valid) c.compute_sid++;
+        else c.invalid++;
+      }
     } else if (r.format === 'audit' && r.record.type === 'DAEMON_START') {
       // sepolgen appends DAEMON_START (not MAC_POLICY_LOAD) to policy_load_msgs
       c.policy_load++;

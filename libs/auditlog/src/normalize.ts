@@ -613,7 +613,8 @@ export function syscallEvent(s: SyscallContext, c: EventContext): HostEvent | un
         }
       }
       if (name === 'openat') {
-        const fd = BigInt.asIntN(64, BigInt('0x' + (/^[0-9a-fA-F]{1,16}$/.test(s.args[0] ?? '') ? s.args[0] : '0')));
+        // dirfd is an int: a0=ffffff9c is AT_FDCWD (-100)
+        const fd = BigInt.asIntN(32, BigInt('0x' + (/^[0-9a-fA-F]{1,16}$/.test(s.args[0] ?? '') ? s.args[0] : '0')));
         data.push(`fd=${fd}`);
       }
       if (s.openFlags) data.push(`flags=${s.openFlags.join('|')}`);
