@@ -1,5 +1,5 @@
 import { isBrokenCircuitError } from 'cockatiel';
-import { ClientClosedError, EtcdLeaseInvalidError, isRecoverableError } from 'etcd3';
+import { castGrpcError, ClientClosedError, EtcdLeaseInvalidError, isRecoverableError } from 'etcd3';
 import { CompactedError, InvalidArgumentError, LeaseNotFoundError, StoreError, StoreUnavailableError } from '../errors.js';
 
 const TRANSIENT_MESSAGES = [
@@ -12,8 +12,10 @@ const TRANSIENT_MESSAGES = [
 ];
 
 /** Network failures, deadlines, open circuits and leader elections: worth another attempt. */
-export function isTransientEtcdError(error: unknown): boolean {
-  if (!(error instanceof Error) || error instanceof StoreError || error instanceof ClientClosedError) return false;
+export function isTransientEtcdError(raw: unknown): boolean {
+  if (!(raw instanceof Error) || raw instanceof StoreError || raw instanceof ClientClosedError) return false;
+  // Errors from streams arrive as plain gRPC errors (status code only); give them etcd3's types.
+  const error = castGrpcError(raw);
   if (isBrokenCircuitError(error) || isRecoverableError(error)) return true;
   return TRANSIENT_MESSAGES.some((message) => error.message.includes(message));
 }
@@ -23,8 +25,9 @@ export function isCompactedEtcdError(error: unknown): boolean {
 }
 
 /** Maps an etcd3/gRPC failure to the store's typed errors. */
-export function toStoreError(error: unknown, context: { readonly revision?: number; readonly leaseId?: string } = {}): StoreError {
-  if (error instanceof StoreError) return error;
+export function toStoreError(raw: unknown, context: { readonly revision?: number; readonly leaseId?: string } = {}): StoreError {
+  if (raw instanceof StoreError) return raw;
+  const error = raw instanceof Error ? castGrpcError(raw) : raw;
   const message = error instanceof Error ? error.message : String(error);
   if (isCompactedEtcdError(error)) return new CompactedError(context.revision ?? 0, undefined);
   if (message.includes('required revision is a future revision')) {
