@@ -287,7 +287,8 @@ async function rollBack(
     const old = oldContent.get(a.fileName);
     try {
       if (o.dryRun) {
-        await rm(join(o.stateDir, 'compiled', `.${a.fileName}.new`), { force: true });
+        // The uncommitted compile output is ours alone (whatever it turned out to be).
+        await rm(join(o.stateDir, 'compiled', `.${a.fileName}.new`), { force: true, recursive: true }).catch(() => undefined);
         if (old === undefined) await rm(target, { force: true });
         else await writeAtomic(target, o.dir, a.fileName, old);
         outcome.set(a.fileName, old === undefined ? 'new profile removed' : 'previous version restored');

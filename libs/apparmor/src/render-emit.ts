@@ -239,7 +239,6 @@ function header(profile: ProfileModel, ctx: EmitContext): string[] {
     `# postures: file=${p.file} network=${p.network} capabilities=${p.capabilities}`,
     '# policies:',
     ...ctx.policies.map((pol) => `#   ${commentText(pol.name)} resourceVersion=${commentText(pol.resourceVersion ?? '-')}`),
-    'abi <abi/3.0>,',
     'include <tunables/global>',
   ];
 }

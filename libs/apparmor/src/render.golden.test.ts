@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeHostPolicy, validateResource, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
-import { requireTool } from '../../../test/support/tools.js';
 import { compileAppArmorFiles } from './loader-compile.js';
 import { renderAppArmorProfiles } from './render.js';
 import type { AppArmorRender, RenderOptions } from './render-types.js';
@@ -187,8 +186,7 @@ describe('golden profiles', () => {
       for (const a of render.artifacts) expect(a.content.split('\n').map((l) => l.replace(/ {2}# .*$/, '').trim())).not.toContain(line);
     }
 
-    requireTool('apparmor_parser', 'apparmor');
-    const dir = mkdtempSync(join(work, `${name}-`));
+      const dir = mkdtempSync(join(work, `${name}-`));
     const files = render.artifacts.map((a) => {
       writeFileSync(join(dir, a.fileName), a.content);
       return join(dir, a.fileName);

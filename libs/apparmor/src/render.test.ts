@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeHostPolicy, validateResource, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
-import { requireTool } from '../../../test/support/tools.js';
 import { compileAppArmorFiles } from './loader-compile.js';
 import { parsePostures, resolvePostures } from './postures.js';
 import { renderAppArmorProfiles } from './render.js';
@@ -42,7 +41,6 @@ const work = mkdtempSync(join(tmpdir(), 'apparmor-render-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function expectCompiles(render: AppArmorRender): Promise<void> {
-  requireTool('apparmor_parser', 'apparmor');
   const dir = mkdtempSync(join(work, 'set-'));
   const files = render.artifacts.map((a) => {
     writeFileSync(join(dir, a.fileName), a.content);
