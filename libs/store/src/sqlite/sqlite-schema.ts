@@ -10,7 +10,8 @@ import type { Database } from 'better-sqlite3';
  * - `kv`: the live keys, each pointing at its current `log` row.
  * - `lease`: TTL grants with a wall-clock deadline; ids are never reused (AUTOINCREMENT), so a stale
  *   holder can never renew somebody else's lease.
- * - `meta`: the store revision and the compaction revision.
+ * - `meta`: the schema version and the compaction revision. The store revision is the newest `log`
+ *   row (compaction never removes it), so a write touches no extra page to count revisions.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -44,10 +45,11 @@ export function migrateSchema(db: Database, file: string): StoredMeta {
     const read = db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE name = ?');
     const version = read.get('schema')?.value;
     if (version === undefined) {
-      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?), (?, ?), (?, ?)').run('schema', SCHEMA_VERSION, 'revision', 0, 'compacted', 0);
+      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?), (?, ?)').run('schema', SCHEMA_VERSION, 'compacted', 0);
     } else if (version !== SCHEMA_VERSION) {
       throw new Error(`${file}: store schema version ${version}, this build understands ${SCHEMA_VERSION}`);
     }
-    return { revision: read.get('revision')?.value ?? 0, compacted: read.get('compacted')?.value ?? 0 };
+    const newest = db.prepare<[], { rev: number | null }>('SELECT max(rev) AS rev FROM log').get();
+    return { revision: newest?.rev ?? 0, compacted: read.get('compacted')?.value ?? 0 };
   }).immediate();
 }

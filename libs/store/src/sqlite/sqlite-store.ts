@@ -362,7 +362,6 @@ export class SqliteStore implements Store, SqliteEventSource {
               outcomes.push({ ok: false, error });
             }
           }
-          if (this.rev !== startRevision) this.sql.setMeta.run(this.rev, 'revision');
         })
         .immediate();
     } catch (error) {
@@ -477,7 +476,6 @@ export class SqliteStore implements Store, SqliteEventSource {
             }
             this.sql.leaseDelete.run(id);
           }
-          if (this.rev !== startRevision) this.sql.setMeta.run(this.rev, 'revision');
         })
         .immediate();
     } catch (error) {
