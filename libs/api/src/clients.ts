@@ -47,7 +47,11 @@ function channel(options: ConnectionOptions): { credentials: grpc.ChannelCredent
     ...options.channelOptions,
     interceptors: options.token ? [bearerInterceptor(options.token)] : [],
   };
-  if (options.serverName) clientOptions['grpc.ssl_target_name_override'] = options.serverName;
+  // Node refuses an IP address as a TLS server name (RFC 6066); on loopback, check the name the
+  // server certificate always carries instead.
+  const host = options.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const serverName = options.serverName ?? (host === '::1' || host.startsWith('127.') ? 'localhost' : undefined);
+  if (!options.insecure && serverName) clientOptions['grpc.ssl_target_name_override'] = serverName;
   return { credentials, clientOptions };
 }
 

@@ -4,6 +4,7 @@
  */
 export * from './proto.js';
 export * from './clients.js';
+export * from './client-config.js';
 export type { AgentServiceClient, AgentServiceHandlers } from './generated/kvmservice/v1/AgentService.js';
 export type { ControlServiceClient, ControlServiceHandlers } from './generated/kvmservice/v1/ControlService.js';
 export type * from './messages.js';

@@ -1,0 +1,211 @@
+/**
+ * AgentService: Join (bootstrap token → credential), Sync (desired state down, status up),
+ * PushEvents (event batches up, acks down). Every stream call authenticates by credential, and
+ * the credential alone fixes the host.
+ */
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
+import { status as GrpcStatus, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import type {
+  JoinRequest__Output,
+  JoinResponse,
+  PushEventsRequest__Output,
+  PushEventsResponse,
+  SyncRequest__Output,
+  SyncResponse,
+} from '@kvmservice/api';
+import { VIRTUAL_MACHINE } from '@kvmservice/resources';
+import type { Logger } from 'pino';
+import { ApiError } from '../api-error.js';
+import { AuthService } from '../auth/auth-service.js';
+import type { TlsMaterial } from '../auth/certificates.js';
+import { DesiredStateService } from '../desired/desired-state.service.js';
+import type { DesiredStateView } from '../desired/desired-state.js';
+import { failStream, rpcException } from '../grpc/rpc-errors.js';
+import { HostStatusService } from '../hosts/host-status.service.js';
+import { ReplicaService } from '../hosts/replica.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ObjectService } from '../objects/object-service.js';
+import { AttributionService } from '../telemetry/attribution.service.js';
+import { TelemetryService } from '../telemetry/telemetry.service.js';
+import { LOGGER, TLS } from '../tokens.js';
+import { AgentSessions, type AgentSession } from './agent-sessions.js';
+import { artifactStatusView, desiredStateToWire, factsView } from './wire.js';
+
+const HELLO_TIMEOUT_MS = 15_000;
+/** Heartbeats refresh the stored status at most this often (unless counters changed). */
+const HEARTBEAT_WRITE_INTERVAL_MS = 30_000;
+
+@Controller()
+export class AgentController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly objects: ObjectService,
+    private readonly desired: DesiredStateService,
+    private readonly status: HostStatusService,
+    private readonly sessions: AgentSessions,
+    private readonly telemetry: TelemetryService,
+    private readonly attribution: AttributionService,
+    private readonly metrics: MetricsService,
+    private readonly replica: ReplicaService,
+    @Inject(TLS) private readonly tls: TlsMaterial | undefined,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  @GrpcMethod('AgentService', 'Join')
+  async join(request: JoinRequest__Output, _metadata: Metadata): Promise<JoinResponse> {
+    const stop = this.metrics.grpcTimer('Join');
+    try {
+      const joined = await this.auth.consumeBootstrapToken(request.token, request.hostname, request.labels ?? {});
+      const found = await this.objects.find(VIRTUAL_MACHINE, joined.host);
+      // Labels: what the agent asks for, then what an admin already set, then the token's (which win).
+      const labels = { ...joined.agentLabels, ...(found?.object.metadata.labels ?? {}), ...joined.tokenLabels };
+      if (!found) {
+        await this.objects.createIfAbsent({ apiVersion: VIRTUAL_MACHINE.apiVersion, kind: VIRTUAL_MACHINE.kind, metadata: { name: joined.host, labels } });
+      } else if (JSON.stringify(labels) !== JSON.stringify(found.object.metadata.labels ?? {})) {
+        await this.objects.label(VIRTUAL_MACHINE.kind, joined.host, { set: labels, remove: [], overwrite: true });
+      }
+      const credential = await this.auth.issueCredential(joined.host);
+      await this.status.update(joined.host, (s) => ({ ...s, facts: { ...(request.facts ?? {}) } }));
+      this.log.info({ host: joined.host, boundToken: joined.boundToHost }, 'host joined');
+      this.metrics.joins.inc({ result: 'ok' });
+      return { hostname: joined.host, credential, caCertificatePem: this.tls?.caCertPem ?? '' };
+    } catch (e) {
+      this.metrics.joins.inc({ result: e instanceof ApiError ? e.code : 'error' });
+      throw rpcException(e, this.log);
+    } finally {
+      stop();
+    }
+  }
+
+  @GrpcStreamCall('AgentService', 'Sync')
+  async sync(call: ServerDuplexStream<SyncRequest__Output, SyncResponse>): Promise<void> {
+    let identity: { host: string; credentialId: string };
+    try {
+      identity = await this.auth.authenticateAgent(call.metadata);
+    } catch (e) {
+      failStream(call, e, this.log);
+      return;
+    }
+    const { host } = identity;
+    let unsubscribe: (() => void) | undefined;
+    let closed = false;
+    const sent = new Map<number, DesiredStateView>();
+    const session: AgentSession = {
+      host,
+      credentialId: identity.credentialId,
+      close: (reason) => {
+        if (closed) return;
+        closed = true;
+        const code = reason === 'revoked' ? GrpcStatus.UNAUTHENTICATED : GrpcStatus.UNAVAILABLE;
+        call.emit('error', { code, details: reason === 'revoked' ? 'agent credential revoked' : `session ${reason}` });
+      },
+    };
+    let lastHeartbeatWrite = 0;
+    let lastCounters = '';
+    try {
+      const iterator = call[Symbol.asyncIterator]() as AsyncIterator<SyncRequest__Output>;
+      const first = await Promise.race([
+        iterator.next(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new ApiError('FailedPrecondition', 'expected Hello as the first message')), HELLO_TIMEOUT_MS).unref()),
+      ]);
+      if (first.done || first.value.message !== 'hello' || !first.value.hello) throw new ApiError('FailedPrecondition', 'expected Hello as the first message');
+      const hello = first.value.hello;
+      const facts = factsView(hello.facts);
+      this.sessions.addSync(session);
+      await this.status.markConnected(host);
+      await this.status.update(host, (s) => ({
+        ...s,
+        facts: { ...(hello.facts ?? {}) },
+        agent: { ...s.agent, version: hello.facts?.agentVersion ?? '', replica: this.replica.id, connectedAt: new Date().toISOString(), lastHeartbeat: new Date().toISOString() },
+      }));
+      this.log.info({ host, enforcer: facts.enforcer, dryRun: facts.dryRun, appliedRevision: hello.appliedRevision }, 'agent connected');
+      this.metrics.agentsConnected.set(this.sessions.connectedHosts);
+
+      unsubscribe = this.desired.subscribe(host, facts, (state) => {
+        if (closed) return;
+        sent.set(state.revision, state);
+        this.attribution.remember(host, state.attribution);
+        while (sent.size > 16) sent.delete(sent.keys().next().value!);
+        call.write({ desiredState: desiredStateToWire(state) });
+        this.metrics.desiredPushes.inc();
+        void this.status
+          .update(host, (s) => ({ ...s, desired: { revision: state.revision, hash: state.hash, policies: state.policies, problems: state.problems, at: new Date().toISOString() } }))
+          .catch((e) => this.log.warn({ err: e, host }, 'writing desired status failed'));
+      });
+
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done || closed) break;
+        const message = next.value;
+        if (message.message === 'status' && message.status) {
+          const applied = message.status;
+          const view = sent.get(applied.revision);
+          const artifacts = applied.artifacts.map(artifactStatusView);
+          await this.status.update(host, (s) => ({ ...s, applied: { revision: applied.revision, hash: view?.hash ?? '', artifacts, at: new Date().toISOString() } }));
+          if (view) this.metrics.appliedLag.observe(Math.max(0, this.desired.revision - applied.revision));
+        } else if (message.message === 'heartbeat' && message.heartbeat) {
+          const hb = message.heartbeat;
+          const counters = `${hb.eventsDropped}/${hb.eventsSpooled}/${hb.linesUnparsed}`;
+          const now = Date.now();
+          if (counters !== lastCounters || now - lastHeartbeatWrite > HEARTBEAT_WRITE_INTERVAL_MS) {
+            lastCounters = counters;
+            lastHeartbeatWrite = now;
+            this.metrics.agentEventsDropped.set({ host }, hb.eventsDropped);
+            await this.status.update(host, (s) => ({
+              ...s,
+              agent: { ...s.agent, lastHeartbeat: new Date(now).toISOString(), eventsDropped: hb.eventsDropped, eventsSpooled: hb.eventsSpooled, linesUnparsed: hb.linesUnparsed },
+            }));
+          }
+        }
+      }
+      if (!closed) call.end();
+    } catch (e) {
+      if (!closed && !call.cancelled) failStream(call, e, this.log);
+    } finally {
+      closed = true;
+      unsubscribe?.();
+      this.sessions.remove(session);
+      await this.status.markDisconnected(host).catch(() => undefined);
+      this.metrics.agentsConnected.set(this.sessions.connectedHosts);
+      this.log.info({ host }, 'agent disconnected');
+    }
+  }
+
+  @GrpcStreamCall('AgentService', 'PushEvents')
+  async pushEvents(call: ServerDuplexStream<PushEventsRequest__Output, PushEventsResponse>): Promise<void> {
+    let identity: { host: string; credentialId: string };
+    try {
+      identity = await this.auth.authenticateAgent(call.metadata);
+    } catch (e) {
+      failStream(call, e, this.log);
+      return;
+    }
+    let closed = false;
+    const session: AgentSession = {
+      host: identity.host,
+      credentialId: identity.credentialId,
+      close: (reason) => {
+        if (closed) return;
+        closed = true;
+        call.emit('error', { code: reason === 'revoked' ? GrpcStatus.UNAUTHENTICATED : GrpcStatus.UNAVAILABLE, details: reason === 'revoked' ? 'agent credential revoked' : `session ${reason}` });
+      },
+    };
+    this.sessions.addStream(session);
+    try {
+      // One batch at a time: the next is read only after this one is stored (gRPC flow control
+      // then holds the agent back), so a slow store never makes memory grow.
+      for await (const batch of call as AsyncIterable<PushEventsRequest__Output>) {
+        if (closed) break;
+        const ackedUpTo = await this.telemetry.ingest(identity.host, batch);
+        if (!call.write({ ackedUpToSeq: ackedUpTo })) await new Promise((r) => call.once('drain', r));
+      }
+      if (!closed) call.end();
+    } catch (e) {
+      if (!closed && !call.cancelled) failStream(call, e, this.log);
+    } finally {
+      closed = true;
+      this.sessions.remove(session);
+    }
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * ControlService: what kvmctl and other admin clients call. Every method authenticates an admin
+ * token first; objects travel as JSON documents.
+ */
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { status as GrpcStatus, type Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+import type {
+  ApplyRequest__Output,
+  ApplyResponse,
+  CreateTokenRequest__Output,
+  CreateTokenResponse,
+  DeleteRequest__Output,
+  DeleteResponse,
+  GetInstallScriptRequest__Output,
+  GetInstallScriptResponse,
+  GetRequest__Output,
+  GetResponse,
+  LabelRequest__Output,
+  LabelResponse,
+  ListRequest__Output,
+  ListResponse,
+  ListTokensResponse,
+  RevokeCredentialRequest__Output,
+  RevokeCredentialResponse,
+  RevokeTokenRequest__Output,
+  RevokeTokenResponse,
+  StreamEventsRequest__Output,
+  StreamEventsResponse,
+  Token,
+  WatchRequest__Output,
+  WatchResponse,
+} from '@kvmservice/api';
+import { parseResourceVersion } from '@kvmservice/store';
+import { EMPTY, type Observable, throwError } from 'rxjs';
+import type { Logger } from 'pino';
+import { ApiError } from '../api-error.js';
+import { AuthService, type BootstrapToken } from '../auth/auth-service.js';
+import { grpcStatusOf, rpcException } from '../grpc/rpc-errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ObjectService } from '../objects/object-service.js';
+import { EventFeed } from '../telemetry/event-feed.js';
+import { LOGGER } from '../tokens.js';
+
+const OUTCOMES = { created: 'APPLY_OUTCOME_CREATED', configured: 'APPLY_OUTCOME_CONFIGURED', unchanged: 'APPLY_OUTCOME_UNCHANGED' } as const;
+
+/** Upper bound on one Apply request (objects), beyond the gRPC message size limit. */
+const MAX_APPLY_OBJECTS = 5000;
+
+function parseObjects(texts: string[]): unknown[] {
+  if (texts.length > MAX_APPLY_OBJECTS) throw new ApiError('InvalidArgument', `at most ${MAX_APPLY_OBJECTS} objects per apply`);
+  return texts.map((text, i) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      throw new ApiError('InvalidArgument', `object ${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+  });
+}
+
+function tokenToWire(t: BootstrapToken): Token {
+  return { id: t.id, hostname: t.hostname, labels: t.labels, expiresAt: t.expiresAt, createdAt: t.createdAt, description: t.description, usedBy: t.usedBy };
+}
+
+/** Writes to a server stream, waiting when the client reads slower than we write. */
+async function write<T>(call: ServerWritableStream<unknown, T>, message: T): Promise<void> {
+  if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));
+}
+
+@Controller()
+export class ControlController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly objects: ObjectService,
+    private readonly feed: EventFeed,
+    private readonly metrics: MetricsService,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  private async unary<T>(method: string, metadata: Metadata, run: () => Promise<T>): Promise<T> {
+    const stop = this.metrics.grpcTimer(method);
+    try {
+      await this.auth.authenticateAdmin(metadata);
+      return await run();
+    } catch (e) {
+      throw rpcException(e, this.log);
+    } finally {
+      stop();
+    }
+  }
+
+  @GrpcMethod('ControlService', 'Apply')
+  apply(request: ApplyRequest__Output, metadata: Metadata): Promise<ApplyResponse> {
+    return this.unary('Apply', metadata, async () => {
+      const results = await this.objects.apply(parseObjects(request.objects), { dryRun: request.dryRun });
+      return {
+        results: results.map((r) => ({
+          kind: r.kind.kind,
+          name: r.name,
+          outcome: OUTCOMES[r.outcome],
+          resourceVersion: r.resourceVersion,
+        })),
+      };
+    });
+  }
+
+  @GrpcMethod('ControlService', 'Get')
+  get(request: GetRequest__Output, metadata: Metadata): Promise<GetResponse> {
+    return this.unary('Get', metadata, async () => ({ object: JSON.stringify(await this.objects.get(request.kind, request.name)) }));
+  }
+
+  @GrpcMethod('ControlService', 'List')
+  list(request: ListRequest__Output, metadata: Metadata): Promise<ListResponse> {
+    return this.unary('List', metadata, async () => {
+      if (request.limit < 0) throw new ApiError('InvalidArgument', 'limit: must not be negative');
+      const page = await this.objects.list(request.kind, { selector: request.labelSelector, limit: request.limit, continue: request.continueToken });
+      return { items: page.items.map((o) => JSON.stringify(o)), continueToken: page.continue ?? '', resourceVersion: String(page.revision) };
+    });
+  }
+
+  @GrpcMethod('ControlService', 'Delete')
+  delete(request: DeleteRequest__Output, metadata: Metadata): Promise<DeleteResponse> {
+    return this.unary('Delete', metadata, async () => {
+      const { kind } = await this.objects.delete(request.kind, request.name, request.resourceVersion || undefined);
+      return { kind: kind.kind, name: request.name };
+    });
+  }
+
+  @GrpcMethod('ControlService', 'Label')
+  label(request: LabelRequest__Output, metadata: Metadata): Promise<LabelResponse> {
+    return this.unary('Label', metadata, async () => {
+      const object = await this.objects.label(request.kind, request.name, {
+        set: request.set ?? {},
+        remove: request.remove,
+        overwrite: request.overwrite,
+        ...(request.resourceVersion ? { resourceVersion: request.resourceVersion } : {}),
+      });
+      return { object: JSON.stringify(object) };
+    });
+  }
+
+  @GrpcMethod('ControlService', 'CreateToken')
+  createToken(request: CreateTokenRequest__Output, metadata: Metadata): Promise<CreateTokenResponse> {
+    return this.unary('CreateToken', metadata, async () => {
+      const { token, secret } = await this.auth.createBootstrapToken({
+        hostname: request.hostname,
+        labels: request.labels ?? {},
+        ttlSeconds: request.ttlSeconds,
+        description: request.description,
+      });
+      return { token: tokenToWire(token), secret };
+    });
+  }
+
+  @GrpcMethod('ControlService', 'ListTokens')
+  listTokens(_request: unknown, metadata: Metadata): Promise<ListTokensResponse> {
+    return this.unary('ListTokens', metadata, async () => ({ tokens: (await this.auth.listBootstrapTokens()).map(tokenToWire) }));
+  }
+
+  @GrpcMethod('ControlService', 'RevokeToken')
+  revokeToken(request: RevokeTokenRequest__Output, metadata: Metadata): Promise<RevokeTokenResponse> {
+    return this.unary('RevokeToken', metadata, async () => {
+      await this.auth.revokeBootstrapToken(request.id);
+      return {};
+    });
+  }
+
+  @GrpcMethod('ControlService', 'RevokeCredential')
+  revokeCredential(request: RevokeCredentialRequest__Output, metadata: Metadata): Promise<RevokeCredentialResponse> {
+    return this.unary('RevokeCredential', metadata, async () => {
+      await this.auth.revokeCredential(request.hostname);
+      return {};
+    });
+  }
+
+  @GrpcMethod('ControlService', 'GetInstallScript')
+  getInstallScript(_request: GetInstallScriptRequest__Output, metadata: Metadata): Promise<GetInstallScriptResponse> {
+    return this.unary('GetInstallScript', metadata, async () => {
+      throw new ApiError('FailedPrecondition', 'the agent installer is not part of this build yet');
+    });
+  }
+
+  @GrpcMethod('ControlService', 'Watch')
+  async watch(request: WatchRequest__Output, metadata: Metadata, call: ServerWritableStream<WatchRequest__Output, WatchResponse>): Promise<Observable<never>> {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    try {
+      await this.auth.authenticateAdmin(metadata);
+      let from: number;
+      if (request.resourceVersion) {
+        const parsed = parseResourceVersion(request.resourceVersion);
+        if (!parsed.ok) throw new ApiError('InvalidArgument', parsed.reason);
+        from = parsed.revision + 1;
+      } else {
+        const page = await this.objects.list(request.kind, { selector: request.labelSelector });
+        for (const o of page.items) await write(call, { type: 'ADDED', object: JSON.stringify(o) });
+        from = page.revision + 1;
+      }
+      for await (const change of this.objects.watch(request.kind, { selector: request.labelSelector, fromRevision: from, signal: abort.signal })) {
+        await write(call, { type: change.type, object: JSON.stringify(change.object) });
+      }
+      return EMPTY;
+    } catch (e) {
+      if (abort.signal.aborted) return EMPTY;
+      const { code, details } = grpcStatusOf(e, this.log);
+      return throwError(() => ({ code, details, message: details }));
+    }
+  }
+
+  @GrpcMethod('ControlService', 'StreamEvents')
+  async streamEvents(
+    request: StreamEventsRequest__Output,
+    metadata: Metadata,
+    call: ServerWritableStream<StreamEventsRequest__Output, StreamEventsResponse>,
+  ): Promise<Observable<never>> {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    try {
+      await this.auth.authenticateAdmin(metadata);
+      for await (const event of this.feed.events(request, abort.signal)) await write(call, { event });
+      return EMPTY;
+    } catch (e) {
+      if (abort.signal.aborted) return EMPTY;
+      const { code, details } = grpcStatusOf(e, this.log);
+      return throwError(() => ({ code: code ?? GrpcStatus.INTERNAL, details, message: details }));
+    }
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Prometheus metrics of one kvmservice instance (its own registry, so several instances can run
+ * in one process, as the tests do).
+ */
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly agentsConnected = new Gauge({ name: 'kvmservice_agents_connected', help: 'Agents with an open Sync stream on this replica', registers: [this.registry] });
+  readonly joins = new Counter({ name: 'kvmservice_agent_joins_total', help: 'Join calls by result', labelNames: ['result'], registers: [this.registry] });
+  readonly desiredPushes = new Counter({ name: 'kvmservice_desired_state_pushes_total', help: 'Desired states sent to agents', registers: [this.registry] });
+  readonly appliedLag = new Histogram({
+    name: 'kvmservice_applied_revision_lag',
+    help: 'Store revisions between the newest desired state and the one an agent reported applied',
+    buckets: [0, 1, 5, 20, 100, 1000],
+    registers: [this.registry],
+  });
+  readonly renderCacheHits = new Counter({ name: 'kvmservice_render_cache_hits_total', help: 'Renders served from the cache', registers: [this.registry] });
+  readonly renderCacheMisses = new Counter({ name: 'kvmservice_render_cache_misses_total', help: 'Renders computed', registers: [this.registry] });
+  readonly eventsReceived = new Counter({ name: 'kvmservice_events_received_total', help: 'Events received from agents (after de-duplication)', registers: [this.registry] });
+  readonly eventsDuplicate = new Counter({ name: 'kvmservice_events_duplicate_total', help: 'Events received again and discarded (at-least-once delivery)', registers: [this.registry] });
+  readonly eventsAcked = new Counter({ name: 'kvmservice_events_acked_total', help: 'Events acknowledged to agents', registers: [this.registry] });
+  readonly agentEventsDropped = new Gauge({ name: 'kvmservice_agent_events_dropped', help: 'Events an agent dropped because its spool was full, as it reports', labelNames: ['host'], registers: [this.registry] });
+  readonly grpcDuration = new Histogram({
+    name: 'kvmservice_grpc_request_duration_seconds',
+    help: 'Duration of unary gRPC calls',
+    labelNames: ['method'],
+    buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'kvmservice_' });
+  }
+
+  /** Starts timing a unary call; call the result when it ends. */
+  grpcTimer(method: string): () => void {
+    return this.grpcDuration.startTimer({ method });
+  }
+}

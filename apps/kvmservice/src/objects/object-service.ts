@@ -1,0 +1,326 @@
+/**
+ * Kubernetes-style objects on the store: validation before anything is written, server-set
+ * metadata (uid, creationTimestamp, generation, resourceVersion = the key's mod revision),
+ * optimistic concurrency, idempotent apply, label selectors, and watches.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  findKind,
+  labelSelectorMatches,
+  parseLabelSelector,
+  RESOURCE_KINDS,
+  validateResource,
+  formatFieldError,
+  type LabelSelector,
+  type Resource,
+  type ResourceKind,
+} from '@kvmservice/resources';
+import { ConflictError, NotFoundError, parseResourceVersion, type KeyValue, type Store } from '@kvmservice/store';
+import { ApiError } from '../api-error.js';
+import type { ServiceKeys } from '../store/service-keys.js';
+
+export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResult {
+  kind: ResourceKind;
+  name: string;
+  outcome: ApplyOutcome;
+  resourceVersion: string;
+}
+
+export interface ObjectChange {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  kind: ResourceKind;
+  object: Resource;
+  revision: number;
+}
+
+/** Server-set metadata: never taken from input, kept across updates. */
+const SERVER_METADATA = ['uid', 'resourceVersion', 'generation', 'creationTimestamp'] as const;
+
+type Json = Record<string, unknown>;
+
+/** Canonical JSON (sorted keys), to compare what a user wrote with what is stored. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** The part of an object a user owns: everything but status and server-set metadata. */
+function userPart(object: Json): Json {
+  const { status: _status, metadata, ...rest } = object;
+  const meta = { ...(metadata as Json) };
+  for (const k of SERVER_METADATA) delete meta[k];
+  if (meta.labels !== undefined && Object.keys(meta.labels as Json).length === 0) delete meta.labels;
+  if (meta.annotations !== undefined && Object.keys(meta.annotations as Json).length === 0) delete meta.annotations;
+  return { ...rest, metadata: meta };
+}
+
+/** Everything but metadata and status: a change here bumps `generation`. */
+function specPart(object: Json): string {
+  const { status: _s, metadata: _m, ...rest } = object;
+  return canonicalJson(rest);
+}
+
+export function resolveKind(name: string): ResourceKind {
+  const kind = findKind(name);
+  if (!kind) throw new ApiError('NotFound', `the server doesn't have a resource type "${name}" (one of ${RESOURCE_KINDS.map((k) => k.plural).join(', ')})`);
+  return kind;
+}
+
+export function resolveSelector(text: string | undefined): LabelSelector {
+  if (!text) return {};
+  const parsed = parseLabelSelector(text);
+  if ('error' in parsed) throw new ApiError('InvalidArgument', `label selector: ${parsed.error}`);
+  return parsed;
+}
+
+function parseStored(kv: KeyValue): Json {
+  return JSON.parse(kv.value.toString('utf8')) as Json;
+}
+
+function withVersion(object: Json, kv: KeyValue): Resource {
+  return { ...object, metadata: { ...(object.metadata as Json), resourceVersion: String(kv.modRevision) } } as unknown as Resource;
+}
+
+function labelsOf(object: Json | undefined): Record<string, string> {
+  return ((object?.metadata as Json | undefined)?.labels as Record<string, string> | undefined) ?? {};
+}
+
+/** Adds server-owned views (e.g. host status) to objects on their way out. */
+export type ObjectDecorator = (kind: ResourceKind, objects: Resource[]) => Promise<Resource[]>;
+
+export class ObjectService {
+  private decorate: ObjectDecorator = async (_k, objects) => objects;
+
+  constructor(
+    private readonly store: Store,
+    private readonly keys: ServiceKeys,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  setDecorator(decorator: ObjectDecorator): void {
+    this.decorate = decorator;
+  }
+
+  async get(kindName: string, name: string): Promise<Resource> {
+    const kind = resolveKind(kindName);
+    const kv = await this.store.get(this.keys.object(kind, name));
+    if (!kv) throw new ApiError('NotFound', `${kind.singular} "${name}" not found`);
+    const [decorated] = await this.decorate(kind, [withVersion(parseStored(kv), kv)]);
+    return decorated!;
+  }
+
+  /** The stored object, undecorated, or undefined. */
+  async find(kind: ResourceKind, name: string): Promise<{ object: Resource; kv: KeyValue } | undefined> {
+    const kv = await this.store.get(this.keys.object(kind, name));
+    return kv ? { object: withVersion(parseStored(kv), kv), kv } : undefined;
+  }
+
+  async list(kindName: string, options: { selector?: string; limit?: number; continue?: string } = {}): Promise<{ items: Resource[]; continue?: string; revision: number; kind: ResourceKind }> {
+    const kind = resolveKind(kindName);
+    const selector = resolveSelector(options.selector);
+    const page = await this.store.list(this.keys.collection(kind), {
+      ...(options.limit ? { limit: options.limit } : {}),
+      ...(options.continue ? { continue: options.continue } : {}),
+    });
+    const items = page.items.map((kv) => withVersion(parseStored(kv), kv)).filter((o) => labelSelectorMatches(selector, labelsOf(o as unknown as Json)));
+    return { items: await this.decorate(kind, items), continue: page.continue, revision: page.revision, kind };
+  }
+
+  /**
+   * Validates every object, then writes them. All or nothing: one invalid object, a duplicate, or a
+   * stale resourceVersion rejects the whole request before anything is written.
+   */
+  async apply(inputs: readonly unknown[], options: { dryRun?: boolean } = {}): Promise<ApplyResult[]> {
+    const problems: string[] = [];
+    const valid: { kind: ResourceKind; object: Json; name: string }[] = [];
+    inputs.forEach((input, i) => {
+      const result = validateResource(input);
+      if (!result.valid) {
+        const what = `${result.kind ?? '<no kind>'}/${result.name ?? '<no name>'}`;
+        for (const e of result.errors) problems.push(`object ${i + 1} ${what}: ${formatFieldError(e)}`);
+      } else {
+        valid.push({ kind: result.kind, object: result.resource as unknown as Json, name: result.resource.metadata.name });
+      }
+    });
+    const seen = new Set<string>();
+    for (const v of valid) {
+      const id = `${v.kind.kind}/${v.name}`;
+      if (seen.has(id)) problems.push(`${id}: appears more than once in one apply`);
+      seen.add(id);
+    }
+    if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
+
+    const plans = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
+    const results: ApplyResult[] = [];
+    if (options.dryRun) {
+      return plans.map((p) => ({ kind: p.kind, name: p.name, outcome: p.outcome, resourceVersion: p.current ? String(p.current.modRevision) : '' }));
+    }
+    const written: { plan: (typeof plans)[number]; kv: KeyValue }[] = [];
+    try {
+      for (const plan of plans) {
+        if (plan.outcome === 'unchanged') {
+          results.push({ kind: plan.kind, name: plan.name, outcome: 'unchanged', resourceVersion: String(plan.current!.modRevision) });
+          continue;
+        }
+        const key = this.keys.object(plan.kind, plan.name);
+        const value = JSON.stringify(plan.stored);
+        const kv = plan.current ? await this.store.update(key, value, { expectRevision: plan.current.modRevision }) : await this.store.create(key, value);
+        written.push({ plan, kv });
+        results.push({ kind: plan.kind, name: plan.name, outcome: plan.outcome, resourceVersion: String(kv.modRevision) });
+      }
+    } catch (e) {
+      await this.rollback(written);
+      throw toApiError(e);
+    }
+    return results;
+  }
+
+  /** Undoes the writes of a failed apply (best effort: a concurrent writer's later change wins). */
+  private async rollback(written: { plan: { kind: ResourceKind; name: string; current?: KeyValue }; kv: KeyValue }[]): Promise<void> {
+    for (const { plan, kv } of written.reverse()) {
+      const key = this.keys.object(plan.kind, plan.name);
+      try {
+        if (plan.current) await this.store.update(key, plan.current.value, { expectRevision: kv.modRevision });
+        else await this.store.delete(key, { expectRevision: kv.modRevision });
+      } catch {
+        // Someone else wrote the key since: theirs is newer than ours and stays.
+      }
+    }
+  }
+
+  private async plan(kind: ResourceKind, input: Json) {
+    const name = (input.metadata as Json).name as string;
+    const current = await this.store.get(this.keys.object(kind, name));
+    const wantedVersion = (input.metadata as Json).resourceVersion as string | undefined;
+    if (wantedVersion !== undefined && current && String(current.modRevision) !== wantedVersion) {
+      throw new ApiError('Conflict', `${kind.kind}/${name}: the object has been modified (resourceVersion ${wantedVersion}, now ${current.modRevision}); get it again and retry`);
+    }
+    if (wantedVersion !== undefined && !current) {
+      throw new ApiError('NotFound', `${kind.kind}/${name}: resourceVersion ${wantedVersion} given, but the object does not exist`);
+    }
+    const mine = userPart(input);
+    if (!current) {
+      const stored = { ...mine, metadata: { ...(mine.metadata as Json), uid: randomUUID(), generation: 1, creationTimestamp: this.now().toISOString() } };
+      return { kind, name, current: undefined, stored, outcome: 'created' as ApplyOutcome };
+    }
+    const previous = parseStored(current);
+    if (canonicalJson(userPart(previous)) === canonicalJson(mine)) return { kind, name, current, stored: previous, outcome: 'unchanged' as ApplyOutcome };
+    const prevMeta = previous.metadata as Json;
+    const generation = ((prevMeta.generation as number | undefined) ?? 1) + (specPart(previous) === specPart(mine) ? 0 : 1);
+    const stored = { ...mine, metadata: { ...(mine.metadata as Json), uid: prevMeta.uid, generation, creationTimestamp: prevMeta.creationTimestamp } };
+    return { kind, name, current, stored, outcome: 'configured' as ApplyOutcome };
+  }
+
+  async delete(kindName: string, name: string, resourceVersion?: string): Promise<{ kind: ResourceKind; object: Resource }> {
+    const kind = resolveKind(kindName);
+    let expectRevision: number | undefined;
+    if (resourceVersion) {
+      const parsed = parseResourceVersion(resourceVersion);
+      if (!parsed.ok) throw new ApiError('InvalidArgument', parsed.reason);
+      expectRevision = parsed.revision;
+    }
+    try {
+      const result = await this.store.delete(this.keys.object(kind, name), expectRevision === undefined ? {} : { expectRevision });
+      return { kind, object: withVersion(parseStored(result.prev), result.prev) };
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new ApiError('NotFound', `${kind.singular} "${name}" not found`);
+      throw toApiError(e);
+    }
+  }
+
+  /** `kubectl label`: set and remove labels, re-validating the object. */
+  async label(kindName: string, name: string, change: { set: Record<string, string>; remove: string[]; overwrite: boolean; resourceVersion?: string }): Promise<Resource> {
+    const kind = resolveKind(kindName);
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.find(kind, name);
+      if (!found) throw new ApiError('NotFound', `${kind.singular} "${name}" not found`);
+      if (change.resourceVersion && change.resourceVersion !== String(found.kv.modRevision)) {
+        throw new ApiError('Conflict', `${kind.kind}/${name}: resourceVersion ${change.resourceVersion} is stale (now ${found.kv.modRevision})`);
+      }
+      const object = parseStored(found.kv);
+      const labels = { ...labelsOf(object) };
+      for (const [k, v] of Object.entries(change.set)) {
+        if (labels[k] !== undefined && labels[k] !== v && !change.overwrite) {
+          throw new ApiError('FailedPrecondition', `${kind.kind}/${name}: label "${k}" already has a value (${labels[k]}); use --overwrite`);
+        }
+        labels[k] = v;
+      }
+      for (const k of change.remove) delete labels[k];
+      const updated = { ...object, metadata: { ...(object.metadata as Json), labels } };
+      if (Object.keys(labels).length === 0) delete (updated.metadata as Json).labels;
+      const check = validateResource(updated);
+      if (!check.valid) throw new ApiError('InvalidArgument', check.errors.map((e) => `${kind.kind}/${name}: ${formatFieldError(e)}`).join('\n'));
+      try {
+        const kv = await this.store.update(this.keys.object(kind, name), JSON.stringify(updated), { expectRevision: found.kv.modRevision });
+        const [decorated] = await this.decorate(kind, [withVersion(updated, kv)]);
+        return decorated!;
+      } catch (e) {
+        if (e instanceof ConflictError && !change.resourceVersion && attempt < 5) continue;
+        throw toApiError(e);
+      }
+    }
+  }
+
+  /** Creates an object the server itself makes (e.g. a host on join), validated like any other; an existing one is kept. */
+  async createIfAbsent(object: Json): Promise<{ created: boolean; object: Resource }> {
+    const result = validateResource(object);
+    if (!result.valid) throw new ApiError('InvalidArgument', result.errors.map(formatFieldError).join('\n'));
+    const { kind } = result;
+    const name = result.resource.metadata.name;
+    const existing = await this.find(kind, name);
+    if (existing) return { created: false, object: existing.object };
+    const mine = userPart(object);
+    const stored = { ...mine, metadata: { ...(mine.metadata as Json), uid: randomUUID(), generation: 1, creationTimestamp: this.now().toISOString() } };
+    try {
+      const kv = await this.store.create(this.keys.object(kind, name), JSON.stringify(stored));
+      return { created: true, object: withVersion(stored, kv) };
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'AlreadyExists') throw toApiError(e);
+      const raced = await this.find(kind, name);
+      return { created: false, object: raced!.object };
+    }
+  }
+
+  /**
+   * Changes to one kind, in revision order. `fromRevision` continues a list (list.revision + 1);
+   * with a selector, objects that stop matching are reported DELETED, objects that start matching ADDED.
+   */
+  async *watch(kindName: string, options: { selector?: string; fromRevision?: number; signal?: AbortSignal } = {}): AsyncGenerator<ObjectChange> {
+    const kind = resolveKind(kindName);
+    const selector = resolveSelector(options.selector);
+    const prefix = this.keys.collection(kind);
+    const watch = await this.store.watch(prefix, options.fromRevision ? { fromRevision: options.fromRevision } : {});
+    options.signal?.addEventListener('abort', () => void watch.close(), { once: true });
+    try {
+      for await (const event of watch) {
+        const prev = event.prev ? withVersion(parseStored(event.prev), event.prev) : undefined;
+        const prevMatches = prev !== undefined && labelSelectorMatches(selector, labelsOf(prev as unknown as Json));
+        if (event.type === 'DELETE') {
+          if (prevMatches && prev) yield { type: 'DELETED', kind, object: (await this.decorate(kind, [prev]))[0]!, revision: event.revision };
+          continue;
+        }
+        const object = withVersion(parseStored(event.kv), event.kv);
+        const matches = labelSelectorMatches(selector, labelsOf(object as unknown as Json));
+        const [decorated] = await this.decorate(kind, [object]);
+        if (matches) yield { type: prevMatches ? 'MODIFIED' : 'ADDED', kind, object: decorated!, revision: event.revision };
+        else if (prevMatches) yield { type: 'DELETED', kind, object: decorated!, revision: event.revision };
+      }
+    } finally {
+      await watch.close();
+    }
+  }
+}
+
+/** Maps store errors to API errors (anything else is re-thrown as is). */
+export function toApiError(e: unknown): unknown {
+  if (e instanceof ApiError) return e;
+  if (e instanceof ConflictError) return new ApiError('Conflict', `the object has been modified; get it again and retry (${e.message})`);
+  if (e instanceof NotFoundError) return new ApiError('NotFound', e.message);
+  const code = (e as { code?: string }).code;
+  if (code === 'AlreadyExists') return new ApiError('Conflict', (e as Error).message);
+  if (code === 'Unavailable') return new ApiError('Unavailable', `store unavailable: ${(e as Error).message}`);
+  return e;
+}
