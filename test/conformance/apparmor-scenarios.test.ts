@@ -82,11 +82,16 @@ function aareToRegExp(aare: string): { re: RegExp; exact: boolean } {
   let exact = true;
   for (let i = 0; i < aare.length; i++) {
     const c = aare[i]!;
-    if (c === '\\') out += aare[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    else if (c === '*' && aare[i + 1] === '*') (out += '.*', i++, (exact = false));
-    else if (c === '*') (out += '[^/]*', (exact = false));
-    else if (c === '?') (out += '[^/]', (exact = false));
-    else if (c === '{') out += '(?:';
+    if (c === '\\') {
+      out += aare[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    } else if (c === '*' || c === '?') {
+      exact = false;
+      if (c === '?') out += '[^/]';
+      else if (aare[i + 1] === '*') {
+        out += '.*';
+        i++;
+      } else out += '[^/]*';
+    } else if (c === '{') out += '(?:';
     else if (c === '}') out += ')';
     else if (c === ',') out += '|';
     else if (c === '[') {
