@@ -34,7 +34,8 @@ export function grpcOptions(address: string, tls: TlsMaterial | undefined): Grpc
         new ReflectionService(pkg).addToServer(server);
         addHealthService(server);
       },
-      gracefulShutdown: true,
+      // Agent streams are closed first (AgentSessions); then no caller waits for idle clients to leave.
+      gracefulShutdown: false,
     },
   } as GrpcOptions;
 }

@@ -2,7 +2,7 @@
  * Starts real kvmservice instances in-process for tests (real gRPC on loopback, real store), with
  * free ports and a temporary data directory, and gives typed clients for them.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +47,9 @@ export async function startTestService(overrides: Partial<ServiceConfig> = {}): 
     ...overrides,
   };
   const service = await startService(config, pino({ level: process.env.KVMSERVICE_TEST_LOG ?? 'silent' }));
-  const clientConfig = parseClientConfig(readFileSync(kvmctlConfigPath(config), 'utf8'), 'kvmctl.yaml');
-  const adminToken = clientConfig.contexts[0]?.token ?? '';
+  // Only the replica that created the installation's first admin token writes a kvmctl config.
+  const configPath = kvmctlConfigPath(config);
+  const adminToken = existsSync(configPath) ? (parseClientConfig(readFileSync(configPath, 'utf8'), configPath).contexts[0]?.token ?? '') : '';
   const address = `127.0.0.1:${config.grpcPort}`;
   const tlsOptions = service.tls ? { caPem: service.tls.caCertPem } : { insecure: true };
   return {
