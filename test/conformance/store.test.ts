@@ -14,6 +14,7 @@ import {
   Election,
   InvalidArgumentError,
   LeaseNotFoundError,
+  MAX_VALUE_BYTES,
   NotFoundError,
   openStore,
   type KeyValue,
@@ -194,13 +195,21 @@ function storeConformance(backend: Backend): void {
         expect(error).toBeInstanceOf(InvalidArgumentError);
         expect((error as Error).message.split('\n')).toHaveLength(1);
       }
+      const tooBig = await rejection(store.put('/x/big', Buffer.alloc(MAX_VALUE_BYTES + 1)));
+      expect(tooBig).toBeInstanceOf(InvalidArgumentError);
+      expect((tooBig as Error).message).toBe(`value: ${MAX_VALUE_BYTES + 1} bytes, more than the ${MAX_VALUE_BYTES}-byte limit`);
+      await store.put('/x/big', Buffer.alloc(MAX_VALUE_BYTES));
+      expect((await store.get('/x/big'))!.value.length).toBe(MAX_VALUE_BYTES);
+      await store.delete('/x/big');
+      const afterBig = await store.currentRevision();
       expect(await rejection(store.list('/x/', { limit: -1 }))).toBeInstanceOf(InvalidArgumentError);
       expect(await rejection(store.list('/x/', { limit: 1.5 }))).toBeInstanceOf(InvalidArgumentError);
       expect(await rejection(store.list('/x/', { continue: 'not-a-token' }))).toBeInstanceOf(InvalidArgumentError);
       expect(await rejection(store.update('/x/a', 'v', { expectRevision: 0 }))).toBeInstanceOf(InvalidArgumentError);
       expect(await rejection(store.watch('/x/', { fromRevision: -3 }))).toBeInstanceOf(InvalidArgumentError);
       expect(await rejection(store.lease(0))).toBeInstanceOf(InvalidArgumentError);
-      expect(await store.currentRevision()).toBe(before);
+      expect(await store.currentRevision()).toBe(afterBig);
+      expect(afterBig).toBe(before + 2);
     });
 
     it('enforces expectRevision on update and delete; no update is lost under contention', async () => {

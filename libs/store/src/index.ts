@@ -29,7 +29,7 @@ export {
 } from './errors.js';
 export { openStore, type EtcdTlsOptions, type OpenStoreOptions } from './open-store.js';
 export { DEFAULT_STORE_URL, parseStoreUrl, type StoreLocation } from './store-url.js';
-export { collectionPrefix, resourceKey, type ResourceKeyParts } from './keys.js';
+export { collectionPrefix, MAX_VALUE_BYTES, resourceKey, type ResourceKeyParts } from './keys.js';
 export { formatResourceVersion, parseResourceVersion, type ParsedResourceVersion } from './resource-version.js';
 export { Election, type CampaignOptions, type ElectionOptions, type Leadership } from './election.js';
 export { MAX_LIST_LIMIT } from './list-paging.js';

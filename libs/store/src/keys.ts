@@ -33,10 +33,18 @@ export function prefixRangeEnd(prefix: Buffer): Buffer {
   throw new InvalidArgumentError('prefix has no upper bound');
 }
 
+/** Same limit on both backends (etcd refuses requests over 1.5 MiB), so nothing works on one only. */
+export const MAX_VALUE_BYTES = 1024 * 1024;
+
 export function valueBytes(value: StoreValue): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new InvalidArgumentError('value: must be a string or a Uint8Array');
+  let bytes: Buffer;
+  if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  else throw new InvalidArgumentError('value: must be a string or a Uint8Array');
+  if (bytes.length > MAX_VALUE_BYTES) {
+    throw new InvalidArgumentError(`value: ${bytes.length} bytes, more than the ${MAX_VALUE_BYTES}-byte limit`);
+  }
+  return bytes;
 }
 
 export interface ResourceKeyParts {

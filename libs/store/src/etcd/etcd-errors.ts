@@ -33,6 +33,7 @@ export function toStoreError(raw: unknown, context: { readonly revision?: number
   if (message.includes('required revision is a future revision')) {
     return new InvalidArgumentError(`revision ${context.revision ?? '?'} is in the future`);
   }
+  if (message.includes('request is too large')) return new InvalidArgumentError(`etcd refused the request as too large: ${message}`);
   if (error instanceof EtcdLeaseInvalidError || message.includes('requested lease not found')) {
     return new LeaseNotFoundError(context.leaseId ?? '?');
   }
