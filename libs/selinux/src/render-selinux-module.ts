@@ -1,0 +1,482 @@
+/**
+ * `renderSelinuxModule`: the host policies that select one host → one CIL policy module, the file
+ * contexts it installs and the paths restorecon must relabel. Pure and deterministic: the same
+ * policies and host give byte-identical output. The mapping is documented in docs/selinux.md.
+ */
+import type { CapabilityRule, HostPolicyRule, NetworkRule, NormalizedHostPolicy } from '@kvmservice/resources';
+import { globalDecision, postureDecision, sourceDecision, type Decision } from './render-access.js';
+import {
+  attributeExpression,
+  attributeSet,
+  attributeStatement,
+  avRule,
+  cilComment,
+  fileContext,
+  roleType,
+  typeStatement,
+  typeTransition,
+  UnsafeCilText,
+} from './render-cil-text.js';
+import { hostId, moduleNameFor, NameAllocator, NAME_PREFIX, sha256Hex } from './render-names.js';
+import { buildObjectModel, type FileContextEntry, type ObjectRule } from './render-objects.js';
+import {
+  DEFAULT_PATH_ALIASES,
+  pathCanonicalizer,
+  resolvePostures,
+  type SelinuxPostures,
+  type SelinuxRenderOptions,
+} from './render-options.js';
+import {
+  ACCESS_GROUPS,
+  ALL_SOCKET_CLASSES,
+  CAPABILITY2,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_CAPABILITIES2,
+  FILE_CLASSES,
+  GROUP_PERMS,
+  NEVERALLOW_DEVICE_TYPES,
+  NEVERALLOW_FILE_TYPES,
+  PORT_CLASSES,
+  POSTURE_SOCKET_CLASSES,
+  PROTOCOL_CLASSES,
+  REF,
+  RUNTIME_DEVICE_TYPES,
+  RUNTIME_READ_EXEC_TYPES,
+  RUNTIME_READ_TYPES,
+  SELF_PROCESS_PERMS,
+  SOCKET_EXTRA_SELF,
+  SOCKET_PERMS,
+  type AccessGroup,
+  type FileClass,
+} from './render-perms.js';
+import { policyProblems, ruleProblems, type RenderProblem } from './render-problems.js';
+
+export interface SelinuxFileContext {
+  /** The regex as installed (`HOME_ROOT/…` entries are expanded by libsemanage for each home root). */
+  pathRegex: string;
+  fileType: 'any';
+  context: string;
+}
+
+export interface RenderedSelinuxModule {
+  /** Per-host module name; installing it replaces the host's previous module. */
+  moduleName: string;
+  /** The CIL module; empty when `problems` is not. */
+  module: string;
+  fileContexts: SelinuxFileContext[];
+  /** Paths restorecon must relabel (recursively) after installing or removing the module. */
+  relabelPaths: string[];
+  /** For every type of the module (objects, entry points, domains), the policies it comes from. */
+  typePolicies: Record<string, string[]>;
+  /** Rules SELinux cannot express. Non-empty: the host must not get this module. */
+  problems: RenderProblem[];
+  /** sha256 of `module`. */
+  sha256: string;
+}
+
+/** Header line the loader reads back from an installed module to know what to relabel on removal. */
+export const RELABEL_HEADER = '; kvmservice-relabel-paths: ';
+
+interface ObjectType {
+  name: string;
+  entries: FileContextEntry[];
+  rules: ObjectRule[];
+  /** fromSource binary whose entry point this is. */
+  source?: string;
+  inFileType: boolean;
+  /** Classes worth rules: an entry point is a regular file. */
+  classes: readonly FileClass[];
+}
+
+interface Subject {
+  source: string;
+  domain: string;
+  exec: ObjectType;
+  fileAllowList: boolean;
+  processAllowList: boolean;
+  network: NetworkRule[];
+  capabilities: CapabilityRule[];
+  policies: Set<string>;
+}
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const sortedUnique = (items: Iterable<string>) => [...new Set(items)].sort(byString);
+
+function sourcesOf(rule: HostPolicyRule): string[] {
+  return rule.class === 'process' || rule.class === 'file' || rule.class === 'network' || rule.class === 'capability' ? rule.fromSource : [];
+}
+
+/** The rule with canonical paths (see `pathCanonicalizer`), so equal files compare equal. */
+function canonicalRule(rule: HostPolicyRule, canon: (path: string) => string): HostPolicyRule {
+  switch (rule.class) {
+    case 'process':
+    case 'file': {
+      const t = rule.target;
+      const target =
+        t.kind === 'path' ? { ...t, path: canon(t.path) }
+        : t.kind === 'dir' ? { ...t, dir: t.dir === '/' ? '/' : `${canon(t.dir.replace(/\/+$/, ''))}/` }
+        : t.kind === 'pattern' ? { ...t, pattern: canon(t.pattern) }
+        : t;
+      return { ...rule, target, fromSource: rule.fromSource.map(canon) } as HostPolicyRule;
+    }
+    case 'network':
+    case 'capability':
+      return { ...rule, fromSource: rule.fromSource.map(canon) };
+    default:
+      return rule;
+  }
+}
+
+function emptyResult(moduleName: string, problems: RenderProblem[]): RenderedSelinuxModule {
+  const sorted = [...problems].sort((a, b) => byString(`${a.policy}\u0000${a.field}\u0000${a.reason}`, `${b.policy}\u0000${b.field}\u0000${b.reason}`));
+  return { moduleName, module: '', fileContexts: [], relabelPaths: [], typePolicies: {}, problems: sorted, sha256: sha256Hex('') };
+}
+
+/** Renders the module for `host` from the policies that select it (selection is the caller's). */
+export function renderSelinuxModule(
+  policies: readonly NormalizedHostPolicy[],
+  host: { name: string },
+  options?: SelinuxRenderOptions,
+): RenderedSelinuxModule {
+  const moduleName = moduleNameFor(host.name);
+  const postures = resolvePostures(options);
+  const ordered = [...policies].sort((a, b) => byString(a.name, b.name));
+  const rules = ordered.flatMap((p) => p.rules);
+
+  const canon = pathCanonicalizer(options?.pathAliases ?? DEFAULT_PATH_ALIASES);
+  const problems: RenderProblem[] = ordered.flatMap(policyProblems);
+  const usable: HostPolicyRule[] = [];
+  for (const rule of rules) {
+    const found = ruleProblems(rule, postures.file);
+    problems.push(...found);
+    if (found.length === 0) usable.push(canonicalRule(rule, canon));
+  }
+  const objectRules = usable.filter((r): r is ObjectRule => r.class === 'process' || r.class === 'file');
+  const sources = sortedUnique(usable.flatMap(sourcesOf));
+  const model = buildObjectModel(objectRules, sources);
+  problems.push(...model.problems);
+  if (problems.length > 0) return emptyResult(moduleName, problems);
+
+  try {
+    return emit(moduleName, host.name, postures, usable, sources, model.entries, model.targets);
+  } catch (e) {
+    if (e instanceof UnsafeCilText) {
+      return emptyResult(moduleName, [{ policy: ordered.map((p) => p.name).join(','), field: '', reason: e.message }]);
+    }
+    throw e;
+  }
+}
+
+function emit(
+  moduleName: string,
+  hostName: string,
+  postures: SelinuxPostures,
+  rules: readonly HostPolicyRule[],
+  sources: readonly string[],
+  entries: Map<string, FileContextEntry>,
+  targets: Map<string, { key: string; text: string; rules: ObjectRule[] }>,
+): RenderedSelinuxModule {
+  const prefix = `${NAME_PREFIX}_${hostId(hostName)}`;
+  const names = new NameAllocator(prefix);
+  const attr = {
+    domains: `${prefix}_domains`,
+    otherFiles: `${prefix}_other_files`,
+    otherFilesAudited: `${prefix}_other_files_audited`,
+    otherDevices: `${prefix}_other_devices`,
+    otherDevicesAudited: `${prefix}_other_devices_audited`,
+  };
+
+  // ---- types of objects: one per distinct set of covering targets (+ entry-point role) ----------
+  const groups = new Map<string, FileContextEntry[]>();
+  for (const entry of [...entries.values()].sort((a, b) => byString(a.regex, b.regex))) {
+    const signature = `${[...entry.targets].sort(byString).join('\n')}\u0000${entry.source ?? ''}`;
+    groups.set(signature, [...(groups.get(signature) ?? []), entry]);
+  }
+  const objects: ObjectType[] = [];
+  const domainOf = new Map<string, string>();
+  for (const source of sources) domainOf.set(source, names.allocate(`domain:${source}`, source, '_t'));
+  for (const [signature, members] of [...groups.entries()].sort((a, b) => byString(a[0], b[0]))) {
+    const source = members.find((e) => e.source)?.source;
+    const covering = sortedUnique(members.flatMap((e) => [...e.targets]));
+    const objRules = covering.flatMap((k) => targets.get(k)!.rules);
+    // Named after the most specific target (the longest path), which is the one the entries belong to.
+    const readable = source ?? covering.map((k) => targets.get(k)!.text).sort((a, b) => b.length - a.length || byString(a, b))[0]!;
+    const name = source ? names.allocate(`domain:${source}`, source, '_exec_t') : names.allocate(`object:${signature}`, readable, '_t');
+    const globallyDenied = ACCESS_GROUPS.some((g) => !globalDecision(objRules, g).allowed);
+    objects.push({ name, entries: members, rules: objRules, source, inFileType: !source && !globallyDenied, classes: source ? ['file'] : FILE_CLASSES });
+  }
+  objects.sort((a, b) => byString(a.name, b.name));
+  const execOf = new Map(objects.filter((o) => o.source).map((o) => [o.source!, o]));
+
+  const subjects: Subject[] = sources.map((source) => {
+    const own = rules.filter((r) => sourcesOf(r).includes(source));
+    return {
+      source,
+      domain: domainOf.get(source)!,
+      exec: execOf.get(source)!,
+      fileAllowList: own.some((r) => r.class === 'file' && r.action === 'Allow'),
+      processAllowList: own.some((r) => r.class === 'process' && r.action === 'Allow'),
+      network: own.filter((r): r is NetworkRule => r.class === 'network'),
+      capabilities: own.filter((r): r is CapabilityRule => r.class === 'capability'),
+      policies: new Set(own.map((r) => r.policy)),
+    };
+  });
+
+  const out: string[] = [];
+  const section = (title: string) => out.push('', cilComment(title));
+
+  // ---- declarations -------------------------------------------------------------------------
+  section('object types: files the policies name; entry points of fromSource binaries');
+  for (const o of objects) {
+    const what = o.source ? `entry point of ${o.source}` : sortedUnique(o.rules.map((r) => `${r.policy} ${r.field}`)).join(', ');
+    out.push(cilComment(`${o.name}: ${what}`), typeStatement(o.name), roleType('object_r', o.name));
+    for (const other of REF.associate) out.push(...avRule('allow', o.name, other, 'filesystem', ['associate']));
+    out.push(...avRule('allow', o.name, 'self', 'filesystem', ['associate']));
+  }
+  const inFileType = objects.filter((o) => o.inFileType).map((o) => o.name);
+  out.push(...attributeSet(REF.fileType, inFileType), ...attributeSet('non_security_file_type', inFileType), ...attributeSet('non_auth_file_type', inFileType));
+
+  if (subjects.length > 0) {
+    section('fromSource domains');
+    out.push(attributeStatement(attr.domains));
+    for (const s of subjects) {
+      out.push(cilComment(`${s.domain}: processes started from ${s.source}`), typeStatement(s.domain));
+      for (const role of REF.roles) out.push(roleType(role, s.domain));
+    }
+    const domains = subjects.map((s) => s.domain);
+    out.push(...attributeSet(REF.domain, domains), ...attributeSet(attr.domains, domains));
+    const ours = objects.filter((o) => o.inFileType).map((o) => o.name);
+    const runtimeFiles = [...RUNTIME_READ_EXEC_TYPES, ...RUNTIME_READ_TYPES];
+    out.push(
+      attributeStatement(attr.otherFiles),
+      attributeExpression(attr.otherFiles, REF.fileType, [...ours, ...NEVERALLOW_FILE_TYPES]),
+      attributeStatement(attr.otherFilesAudited),
+      attributeExpression(attr.otherFilesAudited, attr.otherFiles, runtimeFiles),
+      attributeStatement(attr.otherDevices),
+      attributeExpression(attr.otherDevices, REF.deviceNode, [...NEVERALLOW_DEVICE_TYPES]),
+      attributeStatement(attr.otherDevicesAudited),
+      attributeExpression(attr.otherDevicesAudited, attr.otherDevices, [...RUNTIME_DEVICE_TYPES]),
+    );
+  }
+
+  section('file contexts');
+  const fileContexts: SelinuxFileContext[] = [];
+  for (const o of objects) {
+    for (const e of o.entries) {
+      for (const regex of [e.regex, e.homeRootRegex].filter((r): r is string => r !== undefined)) {
+        out.push(fileContext(regex, o.name));
+        fileContexts.push({ pathRegex: regex, fileType: 'any', context: `system_u:object_r:${o.name}:s0` });
+      }
+    }
+  }
+
+  // ---- everyone ---------------------------------------------------------------------------------
+  section(`everyone (${REF.everyone}): rules without fromSource`);
+  for (const o of objects) {
+    const decisions = Object.fromEntries(ACCESS_GROUPS.map((g) => [g, globalDecision(o.rules, g)])) as Record<AccessGroup, Decision>;
+    if (!o.inFileType) {
+      for (const g of ACCESS_GROUPS) {
+        if (decisions[g].allowed) out.push(...objectRules('allow', REF.everyone, o, g));
+      }
+      out.push(...objectRules('allow', REF.everyone, o, 'meta'), ...objectRules('allow', REF.everyone, o, 'relabel'));
+      out.push(...objectRules('allow', REF.setfiles, o, 'meta'), ...objectRules('allow', REF.setfiles, o, 'relabel'));
+      if (o.classes.includes('dir')) out.push(...avRule('allow', REF.setfiles, o.name, 'dir', GROUP_PERMS.read.dir));
+    }
+    for (const g of ACCESS_GROUPS) {
+      if (decisions[g].audited && decisions[g].allowed) out.push(...objectRules('auditallow', REF.domain, o, g));
+    }
+    if (o.source && decisions.exec.allowed) {
+      const domain = domainOf.get(o.source)!;
+      out.push(typeTransition(REF.everyone, o.name, domain), ...avRule('allow', REF.everyone, domain, 'process', ['transition']));
+    }
+  }
+
+  // ---- fromSource domains -------------------------------------------------------------------------
+  if (subjects.length > 0) {
+    section('what every fromSource domain needs to run (as a process started by an unconfined one would)');
+    out.push(...domainBase(attr.domains));
+  }
+  for (const s of subjects) {
+    section(`${s.domain} (${s.source})`);
+    out.push(
+      ...avRule('allow', s.domain, s.exec.name, 'file', ['entrypoint', 'execute', 'execute_no_trans', ...GROUP_PERMS.read.file]),
+    );
+    const fallback = (g: AccessGroup): Decision =>
+      (g === 'exec' ? s.processAllowList : s.fileAllowList) ? postureDecision(postures.file) : { allowed: true, audited: false };
+    for (const g of ACCESS_GROUPS) {
+      const base = fallback(g);
+      if (!base.allowed) continue;
+      out.push(...classRules('allow', s.domain, attr.otherFiles, g));
+      if (g !== 'exec') out.push(...deviceRules('allow', s.domain, attr.otherDevices, g));
+      if (base.audited) {
+        out.push(...classRules('auditallow', s.domain, attr.otherFilesAudited, g));
+        if (g !== 'exec') out.push(...deviceRules('auditallow', s.domain, attr.otherDevicesAudited, g));
+      }
+    }
+    for (const o of objects) {
+      if (!o.inFileType) out.push(...objectRules('allow', s.domain, o, 'meta'));
+      for (const g of ACCESS_GROUPS) {
+        if (o === s.exec && g !== 'write') continue; // the entry point rule above
+        const d = sourceDecision(o.rules, s.source, g, fallback(g));
+        if (!d.allowed) continue;
+        out.push(...objectRules('allow', s.domain, o, g));
+        if (d.audited) out.push(...objectRules('auditallow', s.domain, o, g));
+        if (g === 'exec' && o.source && o.source !== s.source) {
+          const target = domainOf.get(o.source)!;
+          out.push(typeTransition(s.domain, o.name, target), ...avRule('allow', s.domain, target, 'process', ['transition']));
+        }
+      }
+    }
+    out.push(...networkRules(s, postures), ...capabilityRules(s, postures));
+  }
+
+  const module = [
+    cilComment(`KVMService SELinux policy module ${moduleName} for host ${hostName}; generated, do not edit`),
+    `${RELABEL_HEADER}${JSON.stringify(relabelPaths(objects))}`,
+    ...out,
+    '',
+  ].join('\n');
+
+  const typePolicies: Record<string, string[]> = {};
+  for (const o of objects) {
+    const fromSubject = o.source ? [...subjects.find((s) => s.source === o.source)!.policies] : [];
+    typePolicies[o.name] = sortedUnique([...o.rules.map((r) => r.policy), ...fromSubject]);
+  }
+  for (const s of subjects) typePolicies[s.domain] = sortedUnique(s.policies);
+
+  return {
+    moduleName,
+    module,
+    fileContexts,
+    relabelPaths: relabelPaths(objects),
+    typePolicies: Object.fromEntries(Object.entries(typePolicies).sort((a, b) => byString(a[0], b[0]))),
+    problems: [],
+    sha256: sha256Hex(module),
+  };
+}
+
+/** restorecon roots: one per entry, without those inside another (restorecon -R covers them). */
+function relabelPaths(objects: readonly ObjectType[]): string[] {
+  const all = sortedUnique(objects.flatMap((o) => o.entries.map((e) => e.relabel)));
+  return all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/** Rules for one access group on every file class. Entry points never get execute_no_trans: running them means entering their domain. */
+function classRules(
+  kind: 'allow' | 'auditallow',
+  source: string,
+  target: string,
+  group: AccessGroup | 'meta' | 'relabel',
+  classes: readonly FileClass[] = FILE_CLASSES,
+  entryPoint = false,
+): string[] {
+  return classes.flatMap((cls: FileClass) => {
+    const perms = GROUP_PERMS[group][cls].filter((p) => !(entryPoint && p === 'execute_no_trans'));
+    return avRule(kind, source, target, cls, perms);
+  });
+}
+
+/** `classRules` for one of our object types. */
+const objectRules = (kind: 'allow' | 'auditallow', source: string, o: ObjectType, group: AccessGroup | 'meta' | 'relabel'): string[] =>
+  classRules(kind, source, o.name, group, o.classes, !!o.source);
+
+function deviceRules(kind: 'allow' | 'auditallow', source: string, target: string, group: 'read' | 'write'): string[] {
+  return [...avRule(kind, source, target, 'chr_file', GROUP_PERMS[group].chr_file), ...avRule(kind, source, target, 'blk_file', GROUP_PERMS[group].blk_file)];
+}
+
+/** Base access of every fromSource domain: itself, its parent processes, stat and traversal, the dynamic loader, terminals. */
+function domainBase(domains: string): string[] {
+  const out: string[] = [];
+  out.push(...avRule('allow', domains, 'self', 'process', SELF_PROCESS_PERMS));
+  out.push(...avRule('allow', domains, 'self', 'fifo_file', ['open', 'read', 'write', 'getattr', 'ioctl', 'append', 'lock']));
+  const ipc = ['create', 'destroy', 'getattr', 'setattr', 'read', 'write', 'associate', 'unix_read', 'unix_write'];
+  out.push(...avRule('allow', domains, 'self', 'sem', ipc), ...avRule('allow', domains, 'self', 'shm', [...ipc, 'lock']));
+  out.push(...avRule('allow', domains, 'self', 'msgq', [...ipc, 'enqueue']), ...avRule('allow', domains, 'self', 'msg', ['send', 'receive']));
+  out.push(...avRule('allow', domains, 'self', 'key', ['view', 'read', 'write', 'search', 'link', 'setattr', 'create']));
+  // Parents and peers: inherited descriptors, pipes and sockets, signals, /proc/<pid>.
+  out.push(...avRule('allow', domains, REF.domain, 'fd', ['use']));
+  out.push(...avRule('allow', domains, REF.domain, 'process', ['sigchld', 'sigkill', 'sigstop', 'signull', 'signal', 'getattr']));
+  out.push(...avRule('allow', domains, REF.domain, 'fifo_file', ['read', 'write', 'getattr', 'ioctl', 'append', 'lock']));
+  for (const cls of ['unix_stream_socket', 'unix_dgram_socket']) {
+    out.push(...avRule('allow', domains, REF.domain, cls, ['read', 'write', 'getattr', 'ioctl', 'append', 'getopt', 'setopt', 'shutdown']));
+  }
+  out.push(...avRule('allow', domains, REF.domain, 'dir', ['getattr', 'search', 'open', 'read']));
+  out.push(...avRule('allow', domains, REF.domain, 'file', ['getattr', 'open', 'read']));
+  out.push(...avRule('allow', domains, REF.domain, 'lnk_file', ['getattr', 'read']));
+  // Stat and path traversal everywhere (not mediated by KubeArmor rules either).
+  out.push(...classRules('allow', domains, REF.fileType, 'meta'));
+  out.push(...avRule('allow', domains, REF.deviceNode, 'chr_file', ['getattr']), ...avRule('allow', domains, REF.deviceNode, 'blk_file', ['getattr']));
+  out.push(...avRule('allow', domains, REF.filesystemType, 'filesystem', ['getattr']));
+  // The dynamic loader, shared libraries, locale, /proc and /sys basics, terminals and null devices.
+  for (const t of RUNTIME_READ_EXEC_TYPES) {
+    out.push(...avRule('allow', domains, t, 'file', [...GROUP_PERMS.read.file, 'execute']), ...avRule('allow', domains, t, 'lnk_file', GROUP_PERMS.read.lnk_file));
+    out.push(...avRule('allow', domains, t, 'dir', GROUP_PERMS.read.dir));
+  }
+  for (const t of RUNTIME_READ_TYPES) {
+    out.push(...avRule('allow', domains, t, 'file', GROUP_PERMS.read.file), ...avRule('allow', domains, t, 'dir', GROUP_PERMS.read.dir));
+    out.push(...avRule('allow', domains, t, 'lnk_file', GROUP_PERMS.read.lnk_file));
+  }
+  for (const t of RUNTIME_DEVICE_TYPES) {
+    out.push(...avRule('allow', domains, t, 'chr_file', [...GROUP_PERMS.read.chr_file.filter((p) => p !== 'map'), 'write', 'append']));
+  }
+  return out;
+}
+
+function socketDecision(s: Subject, cls: string, posture: SelinuxPostures['network']): Decision {
+  const naming = s.network.filter((r) => PROTOCOL_CLASSES[r.protocol].includes(cls));
+  const audited = naming.some((r) => r.action === 'Audit');
+  if (naming.some((r) => r.action === 'Block')) return { allowed: false, audited: false };
+  if (naming.some((r) => r.action === 'Allow')) return { allowed: true, audited };
+  const allowList = s.network.some((r) => r.action === 'Allow') && (POSTURE_SOCKET_CLASSES as readonly string[]).includes(cls);
+  const base = allowList ? postureDecision(posture) : { allowed: true, audited: false };
+  return { allowed: base.allowed, audited: base.allowed && (audited || base.audited) };
+}
+
+function networkRules(s: Subject, postures: SelinuxPostures): string[] {
+  const out: string[] = [];
+  for (const cls of ALL_SOCKET_CLASSES) {
+    const d = socketDecision(s, cls, postures.network);
+    if (!d.allowed) continue;
+    const perms = [...SOCKET_PERMS, ...(SOCKET_EXTRA_SELF[cls] ?? [])];
+    out.push(...avRule('allow', s.domain, 'self', cls, perms));
+    if (d.audited) out.push(...avRule('auditallow', s.domain, 'self', cls, perms));
+    const ports = PORT_CLASSES[cls];
+    if (ports) {
+      out.push(...avRule('allow', s.domain, REF.portType, cls, ports.port), ...avRule('allow', s.domain, REF.nodeType, cls, ports.node));
+    }
+    if (cls === 'unix_stream_socket') out.push(...avRule('allow', s.domain, REF.domain, cls, ['connectto']));
+    if (cls === 'unix_dgram_socket') out.push(...avRule('allow', s.domain, REF.domain, cls, ['sendto']));
+  }
+  return out;
+}
+
+function capabilityRules(s: Subject, postures: SelinuxPostures): string[] {
+  const named = s.capabilities.map((r) => r.capability as string);
+  const universe = sortedUnique([...DEFAULT_CAPABILITIES, ...DEFAULT_CAPABILITIES2, ...named]);
+  const allowList = s.capabilities.some((r) => r.action === 'Allow');
+  const allowed: string[] = [];
+  const audited: string[] = [];
+  for (const cap of universe) {
+    const rules = s.capabilities.filter((r) => r.capability === cap);
+    let d: Decision;
+    if (rules.some((r) => r.action === 'Block')) d = { allowed: false, audited: false };
+    else if (rules.some((r) => r.action === 'Allow')) d = { allowed: true, audited: rules.some((r) => r.action === 'Audit') };
+    else {
+      const base = allowList ? postureDecision(postures.capabilities) : { allowed: true, audited: false };
+      const byDefault = DEFAULT_CAPABILITIES.includes(cap) || DEFAULT_CAPABILITIES2.includes(cap);
+      d = { allowed: base.allowed && byDefault, audited: base.allowed && byDefault && (base.audited || rules.some((r) => r.action === 'Audit')) };
+    }
+    if (d.allowed) allowed.push(cap);
+    if (d.allowed && d.audited) audited.push(cap);
+  }
+  const inCapability2 = new Set<string>([...CAPABILITY2, ...DEFAULT_CAPABILITIES2]);
+  const split = (caps: string[]) => ({ one: caps.filter((c) => !inCapability2.has(c)), two: caps.filter((c) => inCapability2.has(c)) });
+  const out: string[] = [];
+  for (const [kind, caps] of [['allow', allowed], ['auditallow', audited]] as const) {
+    const { one, two } = split(caps);
+    out.push(...avRule(kind, s.domain, 'self', 'capability', one), ...avRule(kind, s.domain, 'self', 'cap_userns', one));
+    out.push(...avRule(kind, s.domain, 'self', 'capability2', two), ...avRule(kind, s.domain, 'self', 'cap2_userns', two));
+  }
+  if (allowed.includes('sys_module')) out.push(...attributeSet(REF.loadKernelModule, [s.domain]));
+  return out;
+}
