@@ -34,6 +34,10 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'kvmservice_' });
+    // prom-client names these gauges *_total, which `promtool check metrics` rejects.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(`kvmservice_${name}`);
+    }
   }
 
   /** Starts timing a unary call; call the result when it ends. */
