@@ -171,6 +171,8 @@ export class EtcdWatch implements Watch {
             else reject(new WatchStreamBroken(`etcd canceled the watch: ${response.cancel_reason}`));
             return;
           }
+          // A new stream flows: pause it again if the consumer is still behind.
+          this.paused = false;
           if (this.buffer.length >= HIGH_WATER) this.setPaused(true);
           resolve();
           return;
