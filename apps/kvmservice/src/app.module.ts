@@ -15,6 +15,7 @@ import { ControlController } from './control/control.controller.js';
 import { DesiredStateService } from './desired/desired-state.service.js';
 import { RENDERERS, RenderCache, cachedLsmRenderers } from './desired/lsm-renderers.js';
 import { HttpController } from './health/http.controller.js';
+import { HousekeepingService } from './housekeeping/housekeeping.service.js';
 import { HostStatusService } from './hosts/host-status.service.js';
 import { ReplicaService } from './hosts/replica.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -77,6 +78,7 @@ export class AppModule {
       AttributionService,
       TelemetryService,
       EventFeed,
+      HousekeepingService,
     ];
     return {
       module: AppModule,

@@ -23,6 +23,7 @@ export class MetricsService {
   readonly eventsReceived = new Counter({ name: 'kvmservice_events_received_total', help: 'Events received from agents (after de-duplication)', registers: [this.registry] });
   readonly eventsDuplicate = new Counter({ name: 'kvmservice_events_duplicate_total', help: 'Events received again and discarded (at-least-once delivery)', registers: [this.registry] });
   readonly eventsAcked = new Counter({ name: 'kvmservice_events_acked_total', help: 'Events acknowledged to agents', registers: [this.registry] });
+  readonly eventsTrimmed = new Counter({ name: 'kvmservice_events_trimmed_total', help: 'Stored events deleted by retention (oldest first, beyond the per-host limit)', registers: [this.registry] });
   readonly agentEventsDropped = new Gauge({ name: 'kvmservice_agent_events_dropped', help: 'Events an agent dropped because its spool was full, as it reports', labelNames: ['host'], registers: [this.registry] });
   readonly grpcDuration = new Histogram({
     name: 'kvmservice_grpc_request_duration_seconds',
