@@ -104,7 +104,9 @@ export class AgentController {
     let lastHeartbeatWrite = 0;
     let lastCounters = '';
     try {
-      const iterator = call[Symbol.asyncIterator]() as AsyncIterator<SyncRequest__Output>;
+      // Not the default iterator: it destroys the stream when the client half-closes, and then no
+      // status is ever sent.
+      const iterator = call.iterator({ destroyOnReturn: false }) as AsyncIterator<SyncRequest__Output>;
       const first = await Promise.race([
         iterator.next(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new ApiError('FailedPrecondition', 'expected Hello as the first message')), HELLO_TIMEOUT_MS).unref()),
@@ -195,7 +197,7 @@ export class AgentController {
     try {
       // One batch at a time: the next is read only after this one is stored (gRPC flow control
       // then holds the agent back), so a slow store never makes memory grow.
-      for await (const batch of call as AsyncIterable<PushEventsRequest__Output>) {
+      for await (const batch of call.iterator({ destroyOnReturn: false }) as AsyncIterable<PushEventsRequest__Output>) {
         if (closed) break;
         const ackedUpTo = await this.telemetry.ingest(identity.host, batch);
         if (!call.write({ ackedUpToSeq: ackedUpTo })) await new Promise((r) => call.once('drain', r));

@@ -26,7 +26,7 @@ describe('housekeeping', () => {
     }
     await expect.poll(() => acks[acks.length - 1], { timeout: 5000 }).toBe(30);
     const ended = new Promise<void>((resolve, reject) => {
-      push.on('end', resolve);
+      push.on('status', () => resolve());
       push.on('error', reject);
     });
     push.end();
