@@ -56,13 +56,6 @@ export interface AaLogRecord {
   execpath?: string;
 }
 
-type StringField = {
-  [K in keyof AaLogRecord]-?: NonNullable<AaLogRecord[K]> extends string ? (K extends 'event' ? never : K) : never;
-}[keyof AaLogRecord];
-type NumberField = {
-  [K in keyof AaLogRecord]-?: NonNullable<AaLogRecord[K]> extends number ? K : never;
-}[keyof AaLogRecord];
-
 /**
  * How the value after `key=` is scanned, mirroring libapparmor's grammar:
  * quoted: "..." only; safe: "..." or upper-case hex; digits: [0-9]+; ip: [0-9a-f.:]{3,};
@@ -83,9 +76,12 @@ type ValueKind =
   | 'ignored-digits'
   | 'ignored-quoted';
 
+// Each key stores through its own small setter: monomorphic property stores instead of a
+// store by computed name, which matters at a million lines.
 interface KeySpec {
   readonly kind: ValueKind;
-  readonly field?: StringField | NumberField;
+  readonly str?: (r: AaLogRecord, v: string) => void;
+  readonly num?: (r: AaLogRecord, v: number) => void;
 }
 
 // Every key libapparmor's scanner knows. Keys it knows but has no rule for in a key list
@@ -93,68 +89,93 @@ interface KeySpec {
 const KEYS: ReadonlyMap<string, KeySpec> = new Map<string, KeySpec>([
   ['apparmor', { kind: 'event' }],
   ['type', { kind: 'type' }],
-  ['operation', { kind: 'quoted', field: 'operation' }],
-  ['name', { kind: 'safe', field: 'name' }],
-  ['name2', { kind: 'safe', field: 'name2' }],
-  ['namespace', { kind: 'safe', field: 'namespace' }],
-  ['mask', { kind: 'quoted', field: 'denied_mask' }],
-  ['denied_mask', { kind: 'quoted', field: 'denied_mask' }],
-  ['denied', { kind: 'quoted', field: 'denied_mask' }],
-  ['requested_mask', { kind: 'quoted', field: 'requested_mask' }],
-  ['requested', { kind: 'quoted', field: 'requested_mask' }],
-  ['attribute', { kind: 'quoted', field: 'attribute' }],
-  ['task', { kind: 'digits', field: 'task' }],
-  ['parent', { kind: 'digits', field: 'parent' }],
-  ['magic_token', { kind: 'digits', field: 'magic_token' }],
-  ['info', { kind: 'quoted', field: 'info' }],
-  ['peer_info', { kind: 'quoted', field: 'peer_info' }],
-  ['peer', { kind: 'quoted', field: 'peer' }],
-  ['pid', { kind: 'digits', field: 'pid' }],
-  ['peer_pid', { kind: 'digits', field: 'peer_pid' }],
-  ['profile', { kind: 'safe', field: 'profile' }],
-  ['label', { kind: 'safe', field: 'profile' }],
-  ['peer_profile', { kind: 'safe', field: 'peer_profile' }],
-  ['peer_label', { kind: 'safe', field: 'peer_profile' }],
-  ['tcontext', { kind: 'safe', field: 'peer_profile' }],
-  ['family', { kind: 'quoted', field: 'net_family' }],
-  ['sock_type', { kind: 'quoted', field: 'net_sock_type' }],
-  ['protocol', { kind: 'protocol', field: 'net_protocol' }],
-  ['error', { kind: 'error', field: 'error_code' }],
-  ['fsuid', { kind: 'digits', field: 'fsuid' }],
-  ['ouid', { kind: 'digits', field: 'ouid' }],
+  ['operation', { kind: 'quoted', str: (r, v) => (r.operation = v) }],
+  ['name', { kind: 'safe', str: (r, v) => (r.name = v) }],
+  ['name2', { kind: 'safe', str: (r, v) => (r.name2 = v) }],
+  ['namespace', { kind: 'safe', str: (r, v) => (r.namespace = v) }],
+  ['mask', { kind: 'quoted', str: (r, v) => (r.denied_mask = v) }],
+  ['denied_mask', { kind: 'quoted', str: (r, v) => (r.denied_mask = v) }],
+  ['denied', { kind: 'quoted', str: (r, v) => (r.denied_mask = v) }],
+  ['requested_mask', { kind: 'quoted', str: (r, v) => (r.requested_mask = v) }],
+  ['requested', { kind: 'quoted', str: (r, v) => (r.requested_mask = v) }],
+  ['attribute', { kind: 'quoted', str: (r, v) => (r.attribute = v) }],
+  ['task', { kind: 'digits', num: (r, v) => (r.task = v) }],
+  ['parent', { kind: 'digits', num: (r, v) => (r.parent = v) }],
+  ['magic_token', { kind: 'digits', num: (r, v) => (r.magic_token = v) }],
+  ['info', { kind: 'quoted', str: (r, v) => (r.info = v) }],
+  ['peer_info', { kind: 'quoted', str: (r, v) => (r.peer_info = v) }],
+  ['peer', { kind: 'quoted', str: (r, v) => (r.peer = v) }],
+  ['pid', { kind: 'digits', num: (r, v) => (r.pid = v) }],
+  ['peer_pid', { kind: 'digits', num: (r, v) => (r.peer_pid = v) }],
+  ['profile', { kind: 'safe', str: (r, v) => (r.profile = v) }],
+  ['label', { kind: 'safe', str: (r, v) => (r.profile = v) }],
+  ['peer_profile', { kind: 'safe', str: (r, v) => (r.peer_profile = v) }],
+  ['peer_label', { kind: 'safe', str: (r, v) => (r.peer_profile = v) }],
+  ['tcontext', { kind: 'safe', str: (r, v) => (r.peer_profile = v) }],
+  ['family', { kind: 'quoted', str: (r, v) => (r.net_family = v) }],
+  ['sock_type', { kind: 'quoted', str: (r, v) => (r.net_sock_type = v) }],
+  ['protocol', { kind: 'protocol', str: (r, v) => (r.net_protocol = v) }],
+  ['error', { kind: 'error', num: (r, v) => (r.error_code = v) }],
+  ['fsuid', { kind: 'digits', num: (r, v) => (r.fsuid = v) }],
+  ['ouid', { kind: 'digits', num: (r, v) => (r.ouid = v) }],
   ['sauid', { kind: 'ignored-digits' }],
   ['FSUID', { kind: 'ignored-quoted' }],
   ['OUID', { kind: 'ignored-quoted' }],
   ['hostname', { kind: 'qmark-or-safe' }],
   ['terminal', { kind: 'qmark-or-safe' }],
-  ['addr', { kind: 'addr', field: 'net_addr' }],
-  ['peer_addr', { kind: 'addr', field: 'peer_addr' }],
-  ['exe', { kind: 'safe', field: 'comm' }],
-  ['comm', { kind: 'safe', field: 'comm' }],
+  ['addr', { kind: 'addr', str: (r, v) => (r.net_addr = v) }],
+  ['peer_addr', { kind: 'addr', str: (r, v) => (r.peer_addr = v) }],
+  ['exe', { kind: 'safe', str: (r, v) => (r.comm = v) }],
+  ['comm', { kind: 'safe', str: (r, v) => (r.comm = v) }],
   ['capability', { kind: 'ignored-digits' }],
-  ['capname', { kind: 'quoted', field: 'name' }],
+  ['capname', { kind: 'quoted', str: (r, v) => (r.name = v) }],
   ['offset', { kind: 'ignored-digits' }],
-  ['target', { kind: 'quoted', field: 'name2' }],
-  ['laddr', { kind: 'ip', field: 'net_local_addr' }],
-  ['saddr', { kind: 'ip', field: 'net_local_addr' }],
-  ['faddr', { kind: 'ip', field: 'net_foreign_addr' }],
-  ['daddr', { kind: 'ip', field: 'net_foreign_addr' }],
-  ['lport', { kind: 'digits', field: 'net_local_port' }],
-  ['src', { kind: 'digits', field: 'net_local_port' }],
-  ['fport', { kind: 'digits', field: 'net_foreign_port' }],
-  ['dest', { kind: 'digits', field: 'net_foreign_port' }],
-  ['bus', { kind: 'quoted', field: 'dbus_bus' }],
-  ['path', { kind: 'quoted', field: 'dbus_path' }],
-  ['interface', { kind: 'quoted', field: 'dbus_interface' }],
-  ['member', { kind: 'quoted', field: 'dbus_member' }],
-  ['method', { kind: 'quoted', field: 'dbus_member' }],
-  ['signal', { kind: 'id', field: 'signal' }],
-  ['fstype', { kind: 'quoted', field: 'fs_type' }],
-  ['flags', { kind: 'quoted', field: 'flags' }],
-  ['srcname', { kind: 'quoted', field: 'src_name' }],
-  ['class', { kind: 'quoted', field: 'class' }],
-  ['execpath', { kind: 'safe', field: 'execpath' }],
+  ['target', { kind: 'quoted', str: (r, v) => (r.name2 = v) }],
+  ['laddr', { kind: 'ip', str: (r, v) => (r.net_local_addr = v) }],
+  ['saddr', { kind: 'ip', str: (r, v) => (r.net_local_addr = v) }],
+  ['faddr', { kind: 'ip', str: (r, v) => (r.net_foreign_addr = v) }],
+  ['daddr', { kind: 'ip', str: (r, v) => (r.net_foreign_addr = v) }],
+  ['lport', { kind: 'digits', num: (r, v) => (r.net_local_port = v) }],
+  ['src', { kind: 'digits', num: (r, v) => (r.net_local_port = v) }],
+  ['fport', { kind: 'digits', num: (r, v) => (r.net_foreign_port = v) }],
+  ['dest', { kind: 'digits', num: (r, v) => (r.net_foreign_port = v) }],
+  ['bus', { kind: 'quoted', str: (r, v) => (r.dbus_bus = v) }],
+  ['path', { kind: 'quoted', str: (r, v) => (r.dbus_path = v) }],
+  ['interface', { kind: 'quoted', str: (r, v) => (r.dbus_interface = v) }],
+  ['member', { kind: 'quoted', str: (r, v) => (r.dbus_member = v) }],
+  ['method', { kind: 'quoted', str: (r, v) => (r.dbus_member = v) }],
+  ['signal', { kind: 'id', str: (r, v) => (r.signal = v) }],
+  ['fstype', { kind: 'quoted', str: (r, v) => (r.fs_type = v) }],
+  ['flags', { kind: 'quoted', str: (r, v) => (r.flags = v) }],
+  ['srcname', { kind: 'quoted', str: (r, v) => (r.src_name = v) }],
+  ['class', { kind: 'quoted', str: (r, v) => (r.class = v) }],
+  ['execpath', { kind: 'safe', str: (r, v) => (r.execpath = v) }],
 ]);
+
+/** s.startsWith(w, at), without String.prototype.startsWith's cost on sliced strings */
+function sameText(s: string, at: number, w: string): boolean {
+  for (let k = 0; k < w.length; k++) if (s.charCodeAt(at + k) !== w.charCodeAt(k)) return false;
+  return true;
+}
+
+function wordHash(w: string): number {
+  let h = 0;
+  for (let k = 0; k < w.length; k++) h = (Math.imul(h, 31) + w.charCodeAt(k)) | 0;
+  return h;
+}
+
+// keys by a hash of their text, so a key is found without slicing the line: a small table
+// indexed by the hash's low bits (an array index stays a small integer; a Map of 32-bit
+// hashes would box them)
+const KEY_TABLE_BITS = 1023;
+const KEY_TABLE: ReadonlyArray<ReadonlyArray<{ word: string; spec: KeySpec }> | undefined> = (() => {
+  const t: { word: string; spec: KeySpec }[][] = [];
+  for (const [word, spec] of KEYS) {
+    const slot = wordHash(word) & KEY_TABLE_BITS;
+    (t[slot] ??= []).push({ word, spec });
+  }
+  return Array.from({ length: KEY_TABLE_BITS + 1 }, (_, k) => t[k]);
+})();
 
 // Tokens the scanner knows that have no place in a key list: seeing one there is a syntax
 // error (record INVALID), whereas anything it does not know starts the "rest of message".
@@ -269,11 +290,87 @@ type KeyListEnd = 'eof' | 'quote-required' | 'quote-optional';
  * line shapes are accepted, the same fields set, and a syntax error leaves the record INVALID
  * with whatever was set before it, as bison's actions do.
  */
-class AaParser {
-  readonly rec: AaLogRecord = { event: 'INVALID' };
-  private i = 0;
+/**
+ * A record with every member present (undefined until set): one object shape for all records,
+ * which keeps property stores fast. JSON and the test_multi printer skip undefined members.
+ */
+function emptyRecord(): AaLogRecord {
+  return {
+    event: 'INVALID',
+    audit_id: undefined,
+    epoch: undefined,
+    audit_sub_id: undefined,
+    operation: undefined,
+    requested_mask: undefined,
+    denied_mask: undefined,
+    fsuid: undefined,
+    ouid: undefined,
+    profile: undefined,
+    peer_profile: undefined,
+    peer: undefined,
+    name: undefined,
+    comm: undefined,
+    name2: undefined,
+    namespace: undefined,
+    attribute: undefined,
+    task: undefined,
+    parent: undefined,
+    magic_token: undefined,
+    info: undefined,
+    peer_info: undefined,
+    error_code: undefined,
+    pid: undefined,
+    peer_pid: undefined,
+    active_hat: undefined,
+    net_family: undefined,
+    net_sock_type: undefined,
+    net_protocol: undefined,
+    net_local_addr: undefined,
+    net_foreign_addr: undefined,
+    net_local_port: undefined,
+    net_foreign_port: undefined,
+    net_addr: undefined,
+    peer_addr: undefined,
+    dbus_bus: undefined,
+    dbus_path: undefined,
+    dbus_interface: undefined,
+    dbus_member: undefined,
+    signal: undefined,
+    fs_type: undefined,
+    flags: undefined,
+    src_name: undefined,
+    class: undefined,
+    execpath: undefined,
+  };
+}
 
-  constructor(private readonly s: string) {}
+function isKeyChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/** What the parser saw around the record: used by parseLine to skip a second framing pass. */
+export interface AaLineMeta {
+  /** syslog host (TOK_ID before kernel: / tag[pid]:) */
+  hostName?: string;
+  /** auditd record type name (AVC, USER_AVC, APPARMOR_DENIED, …) */
+  typeName?: string;
+  /** numeric type of the kernel forms (type=1400) */
+  typeNumber?: number;
+  /** milliseconds of the audit timestamp */
+  ms?: number;
+}
+
+class AaParser {
+  readonly rec: AaLogRecord = emptyRecord();
+  readonly meta: AaLineMeta = { hostName: undefined, typeName: undefined, typeNumber: undefined, ms: undefined };
+  private i = 0;
+  // a newline inside the text (not just at its end): quoted values then drop newlines
+  private readonly multiline: boolean;
+
+  constructor(private readonly s: string) {
+    const nl = s.indexOf('\n');
+    this.multiline = nl >= 0 && nl < s.length - 1;
+  }
 
   /** log_message: audit_type | dmesg_type | syslog_type | audit_dispatch */
   parse(): void {
@@ -308,6 +405,7 @@ class AaParser {
     const word = this.s.slice(start, this.i);
     if (word === '') return false;
     if (/^[0-9]+$/.test(word)) return false; // TOK_DIGITS: no rule takes a numeric type here
+    this.meta.typeName = word;
     const aa = AA_TYPES.get(word);
     if (aa !== undefined) {
       if (!this.auditMsg()) return false;
@@ -359,21 +457,30 @@ class AaParser {
     }
     if (!this.s.startsWith('audit(', this.i)) return false;
     this.i += 6;
-    const sec = this.digits();
-    if (sec === undefined || this.s.charCodeAt(this.i) !== 46) return false;
+    const idStart = this.i;
+    const secStart = this.i;
+    const epoch = this.number();
+    if (epoch < 0 || this.s.charCodeAt(this.i) !== 46) return false;
+    const secEnd = this.i;
     this.i++;
-    const ms = this.digits();
-    if (ms === undefined || this.s.charCodeAt(this.i) !== 58) return false;
+    const msStart = this.i;
+    const ms = this.number();
+    if (ms < 0 || this.s.charCodeAt(this.i) !== 58) return false;
+    const msLen = this.i - msStart;
     this.i++;
-    const serial = this.digits();
-    if (serial === undefined || this.s.charCodeAt(this.i) !== 41) return false;
+    const serialStart = this.i;
+    const serial = this.number();
+    if (serial < 0 || this.s.charCodeAt(this.i) !== 41) return false;
+    const idEnd = this.i;
     this.i++;
     this.skipWs();
     if (this.s.charCodeAt(this.i) !== 58) return false;
     this.i++;
-    this.rec.audit_id = `${sec}.${ms}:${serial}`;
-    this.rec.epoch = digitsValue(sec);
-    this.rec.audit_sub_id = subIdValue(serial);
+    this.rec.audit_id = this.s.slice(idStart, idEnd);
+    // "1.5" is 500 ms, "1.005" 5 ms: the digits are a fraction of a second
+    this.meta.ms = msLen === 3 ? ms : msLen < 3 ? ms * 10 ** (3 - msLen) : Math.floor(ms / 10 ** (msLen - 3));
+    this.rec.epoch = secEnd - secStart <= 15 ? epoch : digitsValue(this.s.slice(secStart, secEnd));
+    this.rec.audit_sub_id = idEnd - serialStart <= 9 ? serial : subIdValue(this.s.slice(serialStart, idEnd));
     return true;
   }
 
@@ -431,7 +538,9 @@ class AaParser {
     this.i += 5;
     const d = this.typeDigits();
     if (d === undefined) return false;
-    this.rec.event = aaEventForAuditType(digitsValue(d));
+    const n = digitsValue(d);
+    this.meta.typeNumber = n;
+    this.rec.event = aaEventForAuditType(n);
     return true;
   }
 
@@ -466,6 +575,7 @@ class AaParser {
     const hostStart = this.i;
     while (this.i < this.s.length && isHostChar(this.s.charCodeAt(this.i))) this.i++;
     if (this.i === hostStart) return false;
+    this.meta.hostName = this.s.slice(hostStart, this.i);
     if (!this.ws1()) return false;
     if (this.s.startsWith('kernel:', this.i)) {
       this.i += 7;
@@ -536,6 +646,31 @@ class AaParser {
   private key(): 'ok' | 'error' | 'eof' {
     const s = this.s;
     const c = s.charCodeAt(this.i);
+    // fast path: the whole word is a key (what the scanner's longest match gives too)
+    let e = this.i;
+    let h = 0;
+    for (; e < s.length; e++) {
+      const k = s.charCodeAt(e);
+      if (!isKeyChar(k)) break;
+      h = (Math.imul(h, 31) + k) | 0;
+    }
+    let exact: KeySpec | undefined;
+    const bucket = KEY_TABLE[h & KEY_TABLE_BITS];
+    if (bucket !== undefined) {
+      for (const k of bucket) {
+        if (k.word.length === e - this.i && sameText(s, this.i, k.word)) {
+          exact = k.spec;
+          break;
+        }
+      }
+    }
+    if (exact !== undefined) {
+      this.i = e;
+      if (exact.kind !== 'event' && exact.kind !== 'type') this.skipWs();
+      if (s.charCodeAt(this.i) !== 61) return 'error';
+      this.i++;
+      return this.value(exact) ? 'ok' : 'error';
+    }
     const words = KEY_WORDS_BY_FIRST_CHAR.get(c);
     let word: string | undefined;
     if (words) {
@@ -572,14 +707,13 @@ class AaParser {
   }
 
   private value(spec: KeySpec): boolean {
-    const rec = this.rec as unknown as Record<string, string | number | undefined>;
-    const field = spec.field;
+    const rec = this.rec;
     switch (spec.kind) {
       case 'quoted': {
         this.skipWs();
         const v = this.quoted();
         if (v === undefined) return false;
-        if (field) rec[field] = v;
+        spec.str?.(rec, v);
         return true;
       }
       case 'ignored-quoted':
@@ -588,35 +722,35 @@ class AaParser {
       case 'safe': {
         const v = this.safeString();
         if (v === undefined) return false;
-        if (field) rec[field] = v;
+        spec.str?.(rec, v);
         return true;
       }
       case 'digits': {
         this.skipWs();
-        const d = this.digits();
-        if (d === undefined) return false;
-        if (field) rec[field] = digitsValue(d);
+        const n = this.number();
+        if (n < 0) return false;
+        spec.num?.(rec, n);
         return true;
       }
       case 'ignored-digits':
         this.skipWs();
-        return this.digits() !== undefined;
+        return this.number() >= 0;
       case 'error': {
         this.skipWs();
         if (this.s.charCodeAt(this.i) === 45) {
           this.i++;
           this.skipWs();
         }
-        const d = this.digits();
-        if (d === undefined) return false;
-        rec['error_code'] = digitsValue(d) | 0;
+        const n = this.number();
+        if (n < 0) return false;
+        rec.error_code = n | 0;
         return true;
       }
       case 'ip': {
         const start = this.i;
         while (this.i < this.s.length && isIpChar(this.s.charCodeAt(this.i))) this.i++;
         if (this.i - start < 3) return false;
-        if (field) rec[field] = this.s.slice(start, this.i);
+        spec.str?.(rec, this.s.slice(start, this.i));
         return true;
       }
       case 'id': {
@@ -624,7 +758,7 @@ class AaParser {
         const start = this.i;
         while (this.i < this.s.length && isIdChar(this.s.charCodeAt(this.i))) this.i++;
         if (this.i === start) return false;
-        if (field) rec[field] = this.s.slice(start, this.i);
+        spec.str?.(rec, this.s.slice(start, this.i));
         return true;
       }
       case 'protocol': {
@@ -632,19 +766,19 @@ class AaParser {
         if (this.s.charCodeAt(this.i) === 34) {
           const v = this.quoted();
           if (v === undefined) return false;
-          rec['net_protocol'] = v;
+          rec.net_protocol = v;
           return true;
         }
-        const d = this.digits();
-        if (d === undefined) return false;
-        rec['net_protocol'] = ipprotoName(digitsValue(d));
+        const n = this.number();
+        if (n < 0) return false;
+        rec.net_protocol = ipprotoName(n);
         return true;
       }
       case 'event': {
         for (const [text, ev] of AA_EVENT_VALUES) {
           if (this.s.startsWith(text, this.i)) {
             this.i += text.length;
-            this.rec.event = ev;
+            rec.event = ev;
             return true;
           }
         }
@@ -653,7 +787,7 @@ class AaParser {
       case 'type': {
         const d = this.typeDigits();
         if (d === undefined) return false;
-        this.rec.event = aaEventForAuditType(digitsValue(d));
+        rec.event = aaEventForAuditType(digitsValue(d));
         return true;
       }
       case 'qmark-or-safe': {
@@ -675,10 +809,26 @@ class AaParser {
         }
         const v = this.safeString();
         if (v === undefined) return false;
-        if (field) rec[field] = v;
+        spec.str?.(rec, v);
         return true;
       }
     }
+  }
+
+  /** [0-9]+ as strtol reads it (saturating); -1 when there are no digits */
+  private number(): number {
+    const s = this.s;
+    const start = this.i;
+    let v = 0;
+    let i = start;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    if (i === start) return -1;
+    this.i = i;
+    return i - start <= 15 ? v : digitsValue(s.slice(start, i));
   }
 
   /** "..." (no escapes) or, directly after '=', an upper-case hex string decoded to bytes */
@@ -701,7 +851,7 @@ class AaParser {
     if (close < 0) return undefined;
     const v = this.s.slice(this.i + 1, close);
     this.i = close + 1;
-    return v.indexOf('\n') >= 0 ? v.replace(/\n/g, '') : v;
+    return this.multiline && v.indexOf('\n') >= 0 ? v.replace(/\n/g, '') : v;
   }
 
   /** TOK_MSG_REST: the rest of the line, as libapparmor's scanner takes it. */
@@ -758,11 +908,16 @@ class AaParser {
  * dmesg and dbus forms). Never throws: unknown input is an `INVALID` record.
  */
 export function parseAppArmorRecord(line: string): AaLogRecord {
+  return parseAppArmorLine(line).record;
+}
+
+/** parseAppArmorRecord plus what the line said around the record (host, type, ms). */
+export function parseAppArmorLine(line: string): { record: AaLogRecord; meta: AaLineMeta } {
   const nul = line.indexOf('\0');
   // libapparmor works on a C string
   const p = new AaParser(nul >= 0 ? line.slice(0, nul) : line);
   p.parse();
-  return p.rec;
+  return { record: p.rec, meta: p.meta };
 }
 
 /**

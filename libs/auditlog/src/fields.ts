@@ -47,7 +47,9 @@ function isFieldWs(c: number): boolean {
  */
 export function parseFields(s: string, start = 0, end = s.length, recordType = ''): Record<string, string> {
   const execve = recordType === 'EXECVE';
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  // a plain object: records of one type share their shape (a null-prototype object would be a
+  // slow dictionary); "__proto__" is the one key that needs defineProperty to stay data
+  const out: Record<string, string> = {};
   let i = start;
   while (i < end) {
     while (i < end && isFieldWs(s.charCodeAt(i))) i++;
@@ -76,9 +78,11 @@ export function parseFields(s: string, start = 0, end = s.length, recordType = '
       const vStart = i;
       while (i < end && !isFieldWs(s.charCodeAt(i))) i++;
       value = s.slice(vStart, i);
-      if (isEncodedField(key, execve) && isUpperHexString(value)) value = decodeHexBytes(value, 0, value.length, false);
+      if (isUpperHexString(value) && isEncodedField(key, execve)) value = decodeHexBytes(value, 0, value.length, false);
     }
-    if (!(key in out)) out[key] = value;
+    if (Object.hasOwn(out, key)) continue;
+    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }

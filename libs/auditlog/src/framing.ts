@@ -124,6 +124,7 @@ export function frameLine(raw: string): FramedLine {
   while (p < s.length && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
 
   const f: FramedLine = { envelope: 'none', body: '', fieldsAt: 0, wellFormed: true };
+  let isoTime: RegExpExecArray | undefined;
 
   if (s.charCodeAt(p) === 123 /* { */) {
     const j = readJournal(s);
@@ -151,37 +152,38 @@ export function frameLine(raw: string): FramedLine {
     while (p < s.length && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
   }
 
-  // envelopes, outermost first
+  // envelopes, outermost first; the first character says which can match
   for (let round = 0; round < 4; round++) {
+    const c = s.charCodeAt(p);
     let m: RegExpExecArray | null;
-    if ((m = stickyMatch(SYSLOG_PRI, s, p))) {
+    if (c === 60 /* < */ && (m = stickyMatch(SYSLOG_PRI, s, p))) {
       p = SYSLOG_PRI.lastIndex;
+      continue;
     }
-    if ((m = stickyMatch(BSD_DATE, s, p))) {
+    if (c >= 65 && c <= 90 && (m = stickyMatch(BSD_DATE, s, p))) {
       p = BSD_DATE.lastIndex;
       if (f.envelope === 'none') f.envelope = 'syslog';
       p = readSyslogHostTag(s, p, f);
       continue;
     }
-    if ((m = stickyMatch(ISO_DATE, s, p))) {
+    if (c >= 48 && c <= 57 && (m = stickyMatch(ISO_DATE, s, p))) {
       p = ISO_DATE.lastIndex;
       if (f.envelope === 'none') f.envelope = 'syslog';
-      const t = isoToMs(m);
-      if (t !== undefined && f.envelopeTimeMs === undefined) f.envelopeTimeMs = t;
+      if (f.envelopeTimeMs === undefined) isoTime = m;
       p = readSyslogHostTag(s, p, f);
       continue;
     }
-    if ((m = stickyMatch(DMESG, s, p))) {
+    if (c === 91 /* [ */ && (m = stickyMatch(DMESG, s, p))) {
       p = DMESG.lastIndex;
       if (f.envelope === 'none') f.envelope = 'dmesg';
       continue;
     }
-    if (s.startsWith('audit:', p) && (s.charCodeAt(p + 6) === 32 || s.charCodeAt(p + 6) === 9)) {
+    if (c === 97 /* a */ && s.startsWith('audit:', p) && (s.charCodeAt(p + 6) === 32 || s.charCodeAt(p + 6) === 9)) {
       p += 7;
       while (s.charCodeAt(p) === 32) p++;
       continue;
     }
-    if ((m = stickyMatch(NODE, s, p))) {
+    if ((c === 110 /* n */ || c === 104) /* h */ && (m = stickyMatch(NODE, s, p))) {
       f.node = m[1];
       p = NODE.lastIndex;
       continue;
@@ -191,6 +193,11 @@ export function frameLine(raw: string): FramedLine {
 
   f.body = p === 0 ? s : s.slice(p);
   readHeader(f);
+  // the envelope's time matters only for records without an audit timestamp
+  if (isoTime !== undefined && f.epoch === undefined) {
+    const t = isoToMs(isoTime);
+    if (t !== undefined) f.envelopeTimeMs = t;
+  }
   if (f.envelope === 'none' && f.type !== undefined) f.envelope = 'auditd';
   return f;
 }

@@ -25,54 +25,73 @@ export interface EventContext {
   processName?: (pid: number) => string | undefined;
 }
 
-// KubeArmor's field order, so JSON output reads like its logs
-const EVENT_KEY_ORDER: readonly (keyof HostEvent)[] = [
-  'timestamp',
-  'timestampMs',
-  'hostName',
-  'hostPPID',
-  'hostPID',
-  'uid',
-  'parentProcessName',
-  'processName',
-  'type',
-  'source',
-  'operation',
-  'resource',
-  'data',
-  'enforcer',
-  'action',
-  'result',
-  'cwd',
-  'syscall',
-  'capability',
-  'lsm',
-  'file',
-  'network',
-  'process',
-  'audit',
-];
-
-function ordered(ev: HostEvent): HostEvent {
-  const out: Record<string, unknown> = {};
-  const src = ev as unknown as Record<string, unknown>;
-  for (const k of EVENT_KEY_ORDER) if (src[k] !== undefined) out[k] = src[k];
-  return out as unknown as HostEvent;
+/**
+ * A new event with every member in KubeArmor's order (absent ones undefined, which JSON
+ * leaves out): one object shape for all events, filled in place.
+ */
+function newEvent(operation: HostOperation, action: HostEvent['action'], result: string, enforcer: HostEvent['enforcer'], type: HostEvent['type']): HostEvent {
+  return {
+    timestamp: undefined,
+    timestampMs: undefined,
+    hostName: undefined,
+    hostPPID: undefined,
+    hostPID: undefined,
+    uid: undefined,
+    parentProcessName: undefined,
+    processName: undefined,
+    type,
+    source: undefined,
+    operation,
+    resource: undefined,
+    data: undefined,
+    enforcer,
+    action,
+    result,
+    cwd: undefined,
+    syscall: undefined,
+    capability: undefined,
+    lsm: undefined,
+    file: undefined,
+    network: undefined,
+    process: undefined,
+    audit: undefined,
+  };
 }
 
-function setTime(ev: HostEvent, c: EventContext): void {
+// Records of one second share their date text; formatting it once per second is most of
+// what building a timestamp costs.
+let isoSecond = NaN;
+let isoPrefix = '';
+function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const frac = ms - sec * 1000;
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, -4);
+  }
+  return `${isoPrefix}${String(frac).padStart(3, '0')}Z`;
+}
+
+/** Time, audit identity and host of an event; the record's own header wins over the context's. */
+function setTime(
+  ev: HostEvent,
+  c: EventContext,
+  auditId: string | undefined = c.auditId,
+  epoch: number | undefined = c.epoch,
+  serial: number | undefined = c.serial,
+  node: string | undefined = c.node,
+): void {
   let ms: number | undefined;
-  if (c.epoch !== undefined) ms = c.epoch * 1000 + (c.ms ?? 0);
+  if (epoch !== undefined) ms = epoch * 1000 + (c.ms ?? 0);
   else if (c.envelopeTimeMs !== undefined) ms = c.envelopeTimeMs;
   if (ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) {
     ev.timestampMs = ms;
-    ev.timestamp = new Date(ms).toISOString();
+    ev.timestamp = isoTime(ms);
   }
-  if (c.epoch !== undefined && c.serial !== undefined && c.auditId !== undefined) {
-    ev.audit = { id: c.auditId, epoch: c.epoch, serial: c.serial };
-    if (c.node !== undefined) ev.audit.node = c.node;
+  if (epoch !== undefined && serial !== undefined && auditId !== undefined) {
+    ev.audit = node !== undefined ? { id: auditId, epoch, serial, node } : { id: auditId, epoch, serial };
   }
-  const host = c.hostName ?? c.node;
+  const host = c.hostName ?? node;
   if (host !== undefined) ev.hostName = host;
 }
 
@@ -106,9 +125,35 @@ function kaFamily(f: string | undefined): string {
 
 /** AppArmor masks: letters (r, w, x, …, "r::" owner/other form) or words (send receive). */
 function maskAccess(mask: string | undefined): string[] {
-  if (mask === undefined || mask === '') return [];
-  if (/[a-z_]{2,}/.test(mask)) return mask.split(/[\s,]+/).filter((w) => w !== '');
-  const names: Record<string, string> = {
+  const out: string[] = [];
+  if (mask === undefined || mask === '') return out;
+  if (mask.length > 1 && isWordMask(mask)) {
+    for (const w of mask.split(' ')) if (w !== '') out.push(w);
+    return out;
+  }
+  for (let k = 0; k < mask.length; k++) {
+    const n = MASK_NAMES[mask.charAt(k)];
+    if (n !== undefined && !out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+/**
+ * "send receive", "read create", "getattr": words, not permission letters. A mask is letters
+ * when every lower-case character is one of AppArmor's permission letters (r w a x m l k c d i p u).
+ */
+function isWordMask(mask: string): boolean {
+  for (let k = 0; k < mask.length; k++) {
+    const c = mask.charCodeAt(k);
+    if (c === 32 || c === 95) return true;
+    if (c >= 97 && c <= 122 && !PERMISSION_LETTERS.includes(mask.charAt(k))) return true;
+  }
+  return false;
+}
+
+const PERMISSION_LETTERS = 'rwaxmlkcdipu';
+
+const MASK_NAMES: Record<string, string> = {
     r: 'read',
     w: 'write',
     a: 'append',
@@ -124,14 +169,7 @@ function maskAccess(mask: string | undefined): string[] {
     i: 'inherit',
     p: 'exec',
     u: 'exec',
-  };
-  const out = new Set<string>();
-  for (const ch of mask) {
-    const n = names[ch];
-    if (n !== undefined) out.add(n);
-  }
-  return [...out];
-}
+};
 
 const AA_NETWORK_OPS = new Set([
   'create',
@@ -183,14 +221,14 @@ export function appArmorEvent(r: AaLogRecord, c: EventContext): HostEvent | unde
   if (r.event === 'INVALID' || r.event === 'ERROR') return undefined;
   const operation = aaOperation(r);
   const denied = r.event === 'DENIED';
-  const ev: HostEvent = {
+  const ev = newEvent(
     operation,
-    action: denied ? 'Block' : r.event === 'AUDIT' ? 'Audit' : 'Allow',
-    result: denied ? errnoText(r.error_code !== undefined && r.error_code !== 0 ? r.error_code : 13) : 'Passed',
-    enforcer: 'AppArmor',
-    type: r.event === 'STATUS' ? 'SystemEvent' : 'MatchedHostPolicy',
-  };
-  setTime(ev, { ...c, auditId: r.audit_id ?? c.auditId, epoch: r.epoch ?? c.epoch, serial: r.audit_sub_id ?? c.serial });
+    denied ? 'Block' : r.event === 'AUDIT' ? 'Audit' : 'Allow',
+    denied ? errnoText(r.error_code !== undefined && r.error_code !== 0 ? r.error_code : 13) : 'Passed',
+    'AppArmor',
+    r.event === 'STATUS' ? 'SystemEvent' : 'MatchedHostPolicy',
+  );
+  setTime(ev, c, r.audit_id ?? c.auditId, r.epoch ?? c.epoch, r.audit_sub_id ?? c.serial);
   if (r.pid !== undefined && r.pid !== 0) ev.hostPID = r.pid;
   if (r.comm !== undefined) {
     ev.processName = r.comm;
@@ -281,7 +319,7 @@ export function appArmorEvent(r: AaLogRecord, c: EventContext): HostEvent | unde
     }
   }
   if (data.length) ev.data = data.join(' ');
-  return ordered(ev);
+  return ev;
 }
 
 function fileFromPaths(s: SyscallContext | undefined): string | undefined {
@@ -384,14 +422,8 @@ export function selinuxEvent(r: SelinuxRecord, c: EventContext): HostEvent | und
   if ((r.kind !== 'AVC' && r.kind !== 'USER_AVC') || !r.valid) return undefined;
   const operation = selinuxOperation(r);
   const blocked = r.denied && r.permissive !== true;
-  const ev: HostEvent = {
-    operation,
-    action: blocked ? 'Block' : r.denied ? 'Allow' : 'Audit',
-    result: blocked ? 'Permission denied' : 'Passed',
-    enforcer: 'SELinux',
-    type: 'MatchedHostPolicy',
-  };
-  setTime(ev, { ...c, auditId: r.audit_id ?? c.auditId, epoch: r.epoch ?? c.epoch, serial: r.serial ?? c.serial, node: r.node ?? c.node });
+  const ev = newEvent(operation, blocked ? 'Block' : r.denied ? 'Allow' : 'Audit', blocked ? 'Permission denied' : 'Passed', 'SELinux', 'MatchedHostPolicy');
+  setTime(ev, c, r.audit_id ?? c.auditId, r.epoch ?? c.epoch, r.serial ?? c.serial, r.node ?? c.node);
   if (r.pid !== undefined) ev.hostPID = r.pid;
   const comm = r.comm;
   if (r.exe !== undefined) ev.processName = r.exe;
@@ -480,7 +512,7 @@ export function selinuxEvent(r: SelinuxRecord, c: EventContext): HostEvent | und
     }
   }
   ev.data = data.join(' ');
-  return ordered(ev);
+  return ev;
 }
 
 const CAPABILITIES = [
@@ -567,13 +599,7 @@ export function syscallEvent(s: SyscallContext, c: EventContext): HostEvent | un
         ? 'File'
         : 'Syscall';
   const ok = s.success !== false;
-  const ev: HostEvent = {
-    operation,
-    action: 'Allow',
-    result: ok ? 'Passed' : errnoText(Math.abs(s.exit ?? 0) || 1),
-    enforcer: 'Linux-audit',
-    type: 'HostLog',
-  };
+  const ev = newEvent(operation, 'Allow', ok ? 'Passed' : errnoText(Math.abs(s.exit ?? 0) || 1), 'Linux-audit', 'HostLog');
   setTime(ev, c);
   if (s.pid !== undefined) ev.hostPID = s.pid;
   if (s.comm !== undefined) ev.processName = s.comm;
@@ -662,7 +688,7 @@ export function syscallEvent(s: SyscallContext, c: EventContext): HostEvent | un
   }
   if (s.key !== undefined) data.push(`key=${s.key}`);
   ev.data = data.join(' ');
-  return ordered(ev);
+  return ev;
 }
 
 /** KubeArmor's resource text for socket addresses: sa_family=AF_INET sin_port=53 sin_addr=10.0.0.10 */

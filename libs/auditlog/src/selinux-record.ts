@@ -39,7 +39,7 @@ function isWs(c: number): boolean {
 
 /** Reads `avc:  denied|granted  { perm … } for  key=value …` starting at `at` (just after `avc:`). */
 function readAvc(text: string, at: number, end: number, kind: 'AVC' | 'USER_AVC', header: FramedLine): SelinuxAvcRecord {
-  const rec: SelinuxAvcRecord = { kind, valid: false, denied: true, permissions: [], fields: Object.create(null) as Record<string, string> };
+  const rec: SelinuxAvcRecord = { kind, valid: false, denied: true, permissions: [], fields: {} };
   let i = at;
   const word = (): string => {
     while (i < end && isWs(text.charCodeAt(i))) i++;

@@ -101,8 +101,10 @@ const ARM_DIR_FLAGS: ReadonlyArray<readonly [number, string]> = [
 
 /** open(2) flags (hex register value) as names: O_RDONLY|O_CLOEXEC … */
 export function openFlagNames(arch: string | undefined, hex: string): string[] | undefined {
-  if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) return undefined;
-  const v = Number(BigInt.asUintN(32, BigInt('0x' + hex)));
+  if (hex.length === 0 || hex.length > 16) return undefined;
+  // the low 32 bits are the flags (the register may carry a sign-extended int)
+  const v = parseInt(hex.length > 8 ? hex.slice(-8) : hex, 16);
+  if (!Number.isFinite(v) || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
   const names: string[] = [];
   const acc = v & 3;
   names.push(acc === 0 ? 'O_RDONLY' : acc === 1 ? 'O_WRONLY' : acc === 2 ? 'O_RDWR' : 'O_ACCMODE');
