@@ -65,12 +65,17 @@ export function createAgentClient(options: ConnectionOptions): AgentServiceClien
   return new (proto().kvmservice.v1.AgentService)(options.address, credentials, clientOptions);
 }
 
-type UnaryMethod<Req, Res> = (request: Req, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+/**
+ * A generated unary method. Typed by its last overload `(request, callback)`, the one TypeScript
+ * infers from; it is called with a deadline through the `(request, options, callback)` overload.
+ */
+type UnaryMethod<Req, Res> = (request: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
 
-/** Calls a unary method as a promise, with a deadline. */
+/** Calls a unary method as a promise, with a deadline: `unary(client.get.bind(client), request)`. */
 export function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, timeoutMs = 30_000): Promise<Res> {
+  const withOptions = method as unknown as (request: Req, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
   return new Promise((resolve, reject) => {
-    method(request, { deadline: Date.now() + timeoutMs }, (error, response) => {
+    withOptions(request, { deadline: Date.now() + timeoutMs }, (error, response) => {
       if (error) reject(error);
       else resolve(response as Res);
     });
