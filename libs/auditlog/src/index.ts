@@ -14,3 +14,4 @@ export { decodeSockAddr } from './sockaddr.js';
 export type { SockAddr } from './sockaddr.js';
 export { ipprotoName } from './ipproto.js';
 export type * from './types.js';
+export { toWireEvent, fromWireEvent, type KubeArmorWireEvent, type WireEventInput } from './kubearmor-event.js';
