@@ -1,4 +1,5 @@
 import { runKvmctl } from './cli.js';
+import { readLinesSync } from './line-reader.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -6,10 +7,34 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+// `kvmctl get … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+const stop = new AbortController();
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    // A second Ctrl-C ends at once, whatever is still running.
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    stop.abort();
+  });
+}
+
 const code = await runKvmctl(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
   readStdin,
+  stdinLines: () => readLinesSync(0),
+  drain: () => (process.stdout.writableNeedDrain ? new Promise((resolve) => process.stdout.once('drain', resolve)) : Promise.resolve()),
   env: process.env,
+  cwd: process.cwd(),
+  signal: stop.signal,
+  stderrIsTTY: process.stderr.isTTY === true,
 });
 process.exitCode = code;
+// Open gRPC channels or stdin must not keep a finished command alive.
+process.stdout.write('', () => process.exit(code));
