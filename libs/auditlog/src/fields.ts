@@ -35,6 +35,24 @@ function isEncodedField(key: string, execve: boolean): boolean {
   return true;
 }
 
+// Field names repeat on every record. Reusing one string per name (a small, bounded table by
+// hash) spares the engine from hashing a new key string for every property store.
+const KEY_CACHE_MASK = 4095;
+const keyCache: (string | undefined)[] = new Array<string | undefined>(KEY_CACHE_MASK + 1);
+
+function cachedKey(s: string, start: number, end: number, h: number): string {
+  const slot = h & KEY_CACHE_MASK;
+  const hit = keyCache[slot];
+  if (hit !== undefined && hit.length === end - start) {
+    let k = 0;
+    while (k < hit.length && hit.charCodeAt(k) === s.charCodeAt(start + k)) k++;
+    if (k === hit.length) return hit;
+  }
+  const key = s.slice(start, end);
+  if (key.length <= 64) keyCache[slot] = key;
+  return key;
+}
+
 function isFieldWs(c: number): boolean {
   return c === 32 || c === 9 || c === 0x1d || c === 10 || c === 13;
 }
@@ -55,9 +73,11 @@ export function parseFields(s: string, start = 0, end = s.length, recordType = '
     while (i < end && isFieldWs(s.charCodeAt(i))) i++;
     if (i >= end) break;
     const keyStart = i;
+    let h = 0;
     while (i < end) {
       const c = s.charCodeAt(i);
       if (c === 61 /* = */ || isFieldWs(c)) break;
+      h = (Math.imul(h, 31) + c) | 0;
       i++;
     }
     if (i >= end || s.charCodeAt(i) !== 61 || i === keyStart) {
@@ -65,7 +85,7 @@ export function parseFields(s: string, start = 0, end = s.length, recordType = '
       while (i < end && !isFieldWs(s.charCodeAt(i))) i++;
       continue;
     }
-    const key = s.slice(keyStart, i);
+    const key = cachedKey(s, keyStart, i, h);
     i++; // '='
     const q = s.charCodeAt(i);
     let value: string;
