@@ -63,19 +63,25 @@ function execveArgv(records: readonly AuditRecord[]): string[] | undefined {
       const m = /^a([0-9]{1,6})(?:\[([0-9]{1,6})\])?$/.exec(key);
       if (!m) continue;
       const n = Number(m[1]);
+      if (n > 65535) continue; // more than the kernel's MAX_ARG_STRINGS could log in one event
       if (m[2] === undefined) args.set(n, v);
       else {
         const list = chunks.get(n) ?? [];
-        list[Number(m[2])] = v;
+        const chunk = Number(m[2]);
+        if (chunk > 65535) continue;
+        list[chunk] = v;
         chunks.set(n, list);
       }
     }
   }
   for (const [n, list] of chunks) args.set(n, list.join(''));
   if (args.size === 0) return undefined;
-  const count = argc ?? Math.max(...args.keys()) + 1;
+  let highest = 0;
+  for (const k of args.keys()) if (k > highest) highest = k;
+  // argc can claim more than the records carried (or anything, in a forged line): stop at the last argument seen
+  const count = Math.min(argc ?? highest + 1, highest + 1);
   const out: string[] = [];
-  for (let k = 0; k < Math.min(count, 65536); k++) out.push(args.get(k) ?? '');
+  for (let k = 0; k < count; k++) out.push(args.get(k) ?? '');
   return out;
 }
 
