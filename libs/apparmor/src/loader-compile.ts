@@ -12,7 +12,7 @@ export interface CompileOptions {
   featuresFile?: string | null;
   /** Per parser run. */
   timeoutMs?: number;
-  /** Files per parser run (default 200). */
+  /** Files per parser run (default 25). */
   batchSize?: number;
 }
 
@@ -28,23 +28,32 @@ function baseArgs(options: CompileOptions): string[] {
   return ['-Q', '-K', ...(features === null ? [] : ['-M', features])];
 }
 
+/**
+ * Compiles `files` with up to one parser per CPU at a time, each over a chunk of files with
+ * `-j 1` (the parser's own job control is slower than separate processes on a shared machine).
+ */
 export async function compileAppArmorFiles(files: readonly string[], options: CompileOptions = {}): Promise<CompileResult[]> {
   const parser = options.parserPath ?? 'apparmor_parser';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const batchSize = Math.max(1, options.batchSize ?? 200);
-  const jobs = String(Math.max(1, availableParallelism()));
+  const batchSize = Math.max(1, options.batchSize ?? 25);
+  const chunks: string[][] = [];
+  for (let i = 0; i < files.length; i += batchSize) chunks.push(files.slice(i, i + batchSize));
   const results = new Map<string, CompileResult>();
-  for (let i = 0; i < files.length; i += batchSize) {
-    const batch = files.slice(i, i + batchSize);
-    const run = await runTool(parser, [...baseArgs(options), '-j', jobs, '--', ...batch], timeoutMs * Math.max(1, Math.ceil(batch.length / 20)));
+  const compileChunk = async (chunk: string[]): Promise<void> => {
+    const run = await runTool(parser, [...baseArgs(options), '-j', '1', '--', ...chunk], timeoutMs * chunk.length);
     if (run.code === 0) {
-      for (const file of batch) results.set(file, { file, ok: true, message: 'ok' });
-      continue;
+      for (const file of chunk) results.set(file, { file, ok: true, message: 'ok' });
+      return;
     }
-    for (const file of batch) {
+    for (const file of chunk) {
       const one = await runTool(parser, [...baseArgs(options), '--', file], timeoutMs);
       results.set(file, { file, ok: one.code === 0, message: one.code === 0 ? 'ok' : runMessage(one) });
     }
-  }
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < chunks.length) await compileChunk(chunks[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(chunks.length, Math.max(1, availableParallelism())) }, worker));
   return files.map((f) => results.get(f)!);
 }
