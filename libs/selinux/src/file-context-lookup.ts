@@ -8,7 +8,7 @@
  * to the end (stable); a lookup applies the path aliases (`.subs`, `.subs_dist`) and returns the
  * LAST spec that matches. file_contexts itself is already sorted by libsemanage.
  */
-import { compileMatcher } from './render-path-regex.js';
+import { compileMatcher, fromByteString, toByteString } from './render-path-regex.js';
 import type { PathAlias } from './render-options.js';
 import type { SelinuxFileContext } from './render-selinux-module.js';
 
@@ -101,7 +101,7 @@ function matcherFor(regex: string): RegExp | null {
 
 /** The spec libselinux would use for `path` (any file type), or undefined when none matches. */
 export function lookupFileContext(path: string, ordered: readonly FileContextSpec[], aliases: readonly PathAlias[] = []): FileContextSpec | undefined {
-  const key = applyAliases(path, aliases);
+  const key = toByteString(applyAliases(path, aliases));
   for (let i = ordered.length - 1; i >= 0; i--) {
     const spec = ordered[i]!;
     if (matcherFor(spec.regex)?.test(key)) return spec;
@@ -130,8 +130,9 @@ function exactPath(regex: string): string | undefined {
   return unescapeLiteral(regex.slice(0, -4));
 }
 
+/** The text an escaped literal regex matches (as a normal string). */
 function unescapeLiteral(regex: string): string {
-  return regex.replace(/\\x20/g, ' ').replace(/\\(.)/g, '$1');
+  return fromByteString(regex.replace(/\\x([0-9a-fA-F]{2})/g, (_all, h: string) => String.fromCharCode(parseInt(h, 16))).replace(/\\(.)/g, '$1'));
 }
 
 /** A path the (renderer-written) regex matches, built by choosing simple text for each wildcard. */
@@ -150,9 +151,10 @@ export function samplePath(quoted: string): string | undefined {
   const atom = (): string => {
     const ch = regex[i]!;
     if (ch === '\\') {
-      if (regex.startsWith('\\x20', i)) {
+      const byte = /^\\x([0-9a-fA-F]{2})/.exec(regex.slice(i));
+      if (byte) {
         i += 4;
-        return quantified(' ', false);
+        return quantified(String.fromCharCode(parseInt(byte[1]!, 16)), false);
       }
       i += 2;
       return quantified(regex[i - 1] ?? '', false);
@@ -195,7 +197,7 @@ export function samplePath(quoted: string): string | undefined {
   } catch {
     return undefined;
   }
-  return matcherFor(quoted)?.test(sample) ? sample : undefined;
+  return matcherFor(quoted)?.test(sample) ? fromByteString(sample) : undefined;
 }
 
 /**
@@ -224,7 +226,7 @@ export function findShadowedPaths(
     const expectedType = contextType(fc.context)!;
     const exact = exactPath(fc.pathRegex);
     const matcher = matcherFor(fc.pathRegex);
-    const probes = exact !== undefined ? [exact] : [samplePath(fc.pathRegex), ...exactOthers.filter((p) => matcher?.test(p))];
+    const probes = exact !== undefined ? [exact] : [samplePath(fc.pathRegex), ...exactOthers.filter((p) => matcher?.test(toByteString(p)))];
     for (const path of new Set(probes.filter((p): p is string => p !== undefined))) {
       const winner = lookupFileContext(path, specs, aliases);
       if (winner && isOurs(winner)) continue;

@@ -13,6 +13,7 @@ export {
   installSelinuxModule,
   linkSelinuxModules,
   listSelinuxModules,
+  readInstalledModule,
   recordedRelabelPaths,
   removeSelinuxModule,
   runTool,
@@ -39,8 +40,11 @@ export {
   type ShadowedPath,
 } from './file-context-lookup.js';
 export { DEFAULT_PATH_ALIASES, pathCanonicalizer, type PathAlias } from './render-options.js';
+export { fromByteString, toByteString } from './render-path-regex.js';
 export {
   allowedPerms,
+  openPolicyOracle,
+  type PolicyOracle,
   auditedPerms,
   fileContextsFile,
   matchPathContexts,
@@ -52,3 +56,4 @@ export {
   type AvRule,
   type TypeTransition,
 } from './loader-query.js';
+export { leaves, parseCil, type CilNode } from './cil-syntax.js';

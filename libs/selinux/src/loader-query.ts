@@ -3,8 +3,10 @@
  * which rules allow (or audit) an access, which domain an exec enters, which context a path gets.
  * Used to explain decisions and by the tests that check the mapping on the linked refpolicy.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { DEFAULT_TIMEOUT_MS, readPolicyType, runTool, toolFailure } from './loader.js';
 
 export interface AvRule {
@@ -106,4 +108,138 @@ export async function matchPathContexts(root: string, paths: readonly string[]):
   }
   if (out.size === 0 && run.code !== 0) return { error: toolFailure(run) };
   return out;
+}
+
+// ---- a loaded policy, asked many questions -----------------------------------------------------
+
+/**
+ * setools (the library behind sesearch) in one Debian Python process that loads the policy and
+ * its rules once, then answers questions line by line: sesearch takes seconds per question on the
+ * whole refpolicy, this takes seconds once. Rules are matched like sesearch's indirect mode:
+ * through every attribute of the source and the target.
+ */
+const ORACLE = String.raw`
+import json, sys, setools
+from collections import defaultdict
+policy = setools.SELinuxPolicy(sys.argv[1])
+attrs = {}
+for t in policy.types():
+    attrs[str(t)] = {str(t)} | {str(a) for a in t.attributes()}
+index = defaultdict(list)
+for r in policy.terules():
+    rt = str(r.ruletype)
+    if rt in ("allow", "auditallow", "dontaudit"):
+        index[(str(r.source), str(r.target), str(r.tclass))].append((rt, [str(p) for p in r.perms]))
+    elif rt == "type_transition" and str(r.tclass) == "process":
+        index[(str(r.source), str(r.target), "process")].append((rt, [str(r.default)]))
+def names(t):
+    return attrs.get(t, {t})
+def rules(s, t, c):
+    out = []
+    for sn in names(s):
+        for tn in names(t):
+            out += index.get((sn, tn, c), [])
+        if s == t:
+            out += index.get((sn, "self", c), [])
+    return out
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    q = json.loads(line)
+    try:
+        if q["op"] == "perms":
+            res = sorted({p for rt, ps in rules(q["source"], q["target"], q["cls"]) if rt == q["kind"] for p in ps})
+        elif q["op"] == "transition":
+            res = sorted({ps[0] for rt, ps in rules(q["source"], q["target"], "process") if rt == "type_transition"})
+        elif q["op"] == "attributes":
+            res = sorted(attrs.get(q["type"], []))
+        else:
+            raise ValueError("unknown op")
+        print(json.dumps({"id": q["id"], "result": res}), flush=True)
+    except Exception as e:
+        print(json.dumps({"id": q["id"], "error": str(e)}), flush=True)
+`;
+
+export interface PolicyOracle {
+  /** Permissions granted by allow (or audited by auditallow) rules of `source` on `target:cls`. */
+  perms(source: string, target: string, cls: string, kind?: 'allow' | 'auditallow' | 'dontaudit'): Promise<Set<string>>;
+  /** Domains a process of `source` enters by executing a file of type `exec` (type_transition rules). */
+  transitions(source: string, exec: string): Promise<string[]>;
+  /** The type and its attributes (empty when the type does not exist). */
+  attributes(type: string): Promise<string[]>;
+  close(): void;
+}
+
+/** Loads `policy` into a setools process (Debian's /usr/bin/python3 with python3-setools). Rejects when it cannot start. */
+export function openPolicyOracle(policy: string, options: { timeoutMs?: number; python?: string } = {}): Promise<PolicyOracle> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const child = spawn(options.python ?? '/usr/bin/python3', ['-c', ORACLE, policy], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const pending = new Map<number, { resolve: (v: string[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  let nextId = 1;
+  let closed = false;
+  const failAll = (why: string) => {
+    closed = true;
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error(why));
+    }
+    pending.clear();
+  };
+  return new Promise((resolveOracle, rejectOracle) => {
+    const startTimer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rejectOracle(new Error(`policy oracle did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(startTimer);
+      failAll(e.message);
+      rejectOracle(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(startTimer);
+      const why = `policy oracle exited (${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      failAll(why);
+      rejectOracle(new Error(why));
+    });
+    const ask = (q: Record<string, unknown>): Promise<string[]> =>
+      new Promise((resolve, reject) => {
+        if (closed) return reject(new Error('policy oracle is closed'));
+        const id = nextId++;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`policy query timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+        pending.set(id, { resolve, reject, timer });
+        child.stdin.write(`${JSON.stringify({ ...q, id })}\n`);
+      });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let msg: { ready?: boolean; id?: number; result?: string[]; error?: string };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return;
+      }
+      if (msg.ready) {
+        clearTimeout(startTimer);
+        resolveOracle({
+          perms: async (source, target, cls, kind = 'allow') => new Set(await ask({ op: 'perms', source, target, cls, kind })),
+          transitions: (source, exec) => ask({ op: 'transition', source, target: exec }),
+          attributes: (type) => ask({ op: 'attributes', type }),
+          close: () => {
+            closed = true;
+            child.stdin.end();
+            child.kill('SIGTERM');
+          },
+        });
+        return;
+      }
+      const p = msg.id !== undefined ? pending.get(msg.id) : undefined;
+      if (!p) return;
+      pending.delete(msg.id!);
+      clearTimeout(p.timer);
+      if (msg.error !== undefined) p.reject(new Error(msg.error));
+      else p.resolve(msg.result ?? []);
+    });
+  });
 }

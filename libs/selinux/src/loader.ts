@@ -212,6 +212,17 @@ async function extractWith(target: Target, name: string, timeoutMs: number): Pro
   }
 }
 
+/** The text of an installed module as stored (`semodule -H -E`), or undefined when it is not installed. */
+export async function readInstalledModule(name: string, options: StoreOptions): Promise<string | undefined | { error: string }> {
+  const target = storeTarget(options);
+  if (typeof target === 'string') return { error: target };
+  try {
+    return await extractWith(target, name, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  } finally {
+    target.dispose();
+  }
+}
+
 /** The relabel paths a module of ours recorded in its header. */
 export function recordedRelabelPaths(moduleText: string): string[] {
   const line = moduleText.split('\n').find((l) => l.startsWith(RELABEL_HEADER));

@@ -8,7 +8,7 @@
  * of a more specific entry's files cannot be expressed; that is reported as a problem.
  */
 import type { FileRule, ProcessRule } from '@kvmservice/resources';
-import { compileMatcher, escapeRegexLiteral, globToRegex, hasGlob, literalDirectory } from './render-path-regex.js';
+import { compileMatcher, escapeRegexLiteral, globToRegex, hasGlob, literalDirectory, toByteString } from './render-path-regex.js';
 import {
   childrenRegion,
   globRegion,
@@ -224,7 +224,7 @@ export function buildObjectModel(rules: readonly ObjectRule[], sources: readonly
     for (const target of targets.values()) {
       if (entry.targets.has(target.key)) continue;
       if (entry.path !== undefined) {
-        if (target.matcher.test(entry.path)) entry.targets.add(target.key);
+        if (target.matcher.test(toByteString(entry.path))) entry.targets.add(target.key);
         continue;
       }
       // An exact-only target (a path) is carved out of any regex entry: its own entry wins.

@@ -20,8 +20,18 @@ export interface SelinuxRenderOptions {
 
 export const DEFAULT_POSTURES: SelinuxPostures = { file: 'audit', network: 'audit', capabilities: 'audit' };
 
-export function resolvePostures(options: SelinuxRenderOptions | undefined): SelinuxPostures {
-  return { ...DEFAULT_POSTURES, ...options?.posture };
+export const POSTURE_VALUES: readonly Posture[] = ['allow', 'audit', 'block'];
+
+/** Postures with defaults filled in, or the name of the first bad one. */
+export function resolvePostures(options: SelinuxRenderOptions | undefined): SelinuxPostures | { bad: string } {
+  const out = { ...DEFAULT_POSTURES };
+  for (const key of Object.keys(DEFAULT_POSTURES) as (keyof SelinuxPostures)[]) {
+    const value = options?.posture?.[key];
+    if (value === undefined) continue;
+    if (!POSTURE_VALUES.includes(value)) return { bad: key };
+    out[key] = value;
+  }
+  return out;
 }
 
 /**

@@ -1,14 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileMatcher, escapeRegexLiteral, globToRegex, literalDirectory, literalPrefix } from './render-path-regex.js';
+import { compileMatcher, escapeRegexLiteral, fromByteString, globToRegex, literalDirectory, literalPrefix, toByteString } from './render-path-regex.js';
 
-const matches = (pattern: string, path: string) => compileMatcher(globToRegex(pattern)).test(path);
+const matches = (pattern: string, path: string) => compileMatcher(globToRegex(pattern)).test(toByteString(path));
 
 describe('literal paths as file-context regexes', () => {
   it('escapes every regex metacharacter and writes spaces as \\x20', () => {
     expect(escapeRegexLiteral('/a.b/c+d(e)[f]{g}|h^$*?i')).toBe('/a\\.b/c\\+d\\(e\\)\\[f\\]\\{g\\}\\|h\\^\\$\\*\\?i');
     expect(escapeRegexLiteral('/my dir/x')).toBe('/my\\x20dir/x');
-    expect(escapeRegexLiteral('/é/ü')).toBe('/é/ü');
+    expect(escapeRegexLiteral('/é/日')).toBe('/\\xc3\\xa9/\\xe6\\x97\\xa5'); // UTF-8 bytes: file_contexts must be ASCII
+    expect(fromByteString(toByteString('/é/日'))).toBe('/é/日');
   });
 
   it('matches exactly the literal and nothing else (property)', () => {
@@ -16,9 +17,9 @@ describe('literal paths as file-context regexes', () => {
     fc.assert(
       fc.property(text, text, (a, b) => {
         const re = compileMatcher(escapeRegexLiteral(a));
-        expect(re.test(a)).toBe(true);
-        expect(re.test(b)).toBe(a === b);
-        expect(escapeRegexLiteral(a)).not.toMatch(/[ \t\n]/);
+        expect(re.test(toByteString(a))).toBe(true);
+        expect(re.test(toByteString(b))).toBe(a === b);
+        expect(escapeRegexLiteral(a)).toMatch(/^[\x21-\x7e]+$/); // printable ASCII, no whitespace
       }),
       { numRuns: 500 },
     );
@@ -50,6 +51,8 @@ describe('KubeArmor (AppArmor) globs as regexes', () => {
     ['/a b/*', '/a b/c', true],
     ['/a.b/*', '/aXb/c', false],
     ['/a(b)/*', '/a(b)/c', true],
+    ['/données/*.csv', '/données/x.csv', true],
+    ['/données/*.csv', '/donnees/x.csv', false],
   ])('%s matches %s: %s', (pattern, path, expected) => {
     expect(matches(pattern, path)).toBe(expected);
   });

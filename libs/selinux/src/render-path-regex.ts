@@ -3,8 +3,10 @@
  * `file_contexts` entries as PCRE, anchored at both ends; the same text is a valid JavaScript
  * regular expression, which the renderer uses to decide which rules cover which paths.
  *
- * - Literal text: every regex metacharacter is escaped, and a space becomes `\x20` (file_contexts
- *   is whitespace-separated, so a literal space would split the entry).
+ * - Literal text: every regex metacharacter is escaped, a space becomes `\x20` (file_contexts is
+ *   whitespace-separated, so a literal space would split the entry) and every non-ASCII character
+ *   becomes its UTF-8 bytes as `\xHH` (libselinux refuses non-ASCII file_contexts lines and
+ *   matches paths byte by byte). JavaScript matchers therefore test `toByteString(path)`.
  * - Globs (the language `globPatternReason` in @kvmservice/resources accepts, which is AppArmor's):
  *   `*` → `[^/]*` (`[^/]+` when it is a whole path component), `**` → `.*` (`.+` as the whole last
  *   component), `?` → `[^/]`, `{a,b}` → `(a|b)`, `[…]` kept (spaces as `\x20`).
@@ -13,10 +15,23 @@
 const REGEX_META = new Set(['.', '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '\\']);
 const GLOB_CHARS = new Set(['*', '?', '[', '{']);
 
+const hex = (byte: number) => `\\x${byte.toString(16).padStart(2, '0')}`;
+
 /** One literal character as regex text. */
 function literalChar(ch: string): string {
   if (ch === ' ') return '\\x20';
+  if (ch.codePointAt(0)! > 0x7e || ch.codePointAt(0)! < 0x20) return [...new TextEncoder().encode(ch)].map(hex).join('');
   return REGEX_META.has(ch) ? `\\${ch}` : ch;
+}
+
+/** A string's UTF-8 bytes as a string of one character per byte: what file-context regexes match. */
+export function toByteString(text: string): string {
+  return String.fromCharCode(...new TextEncoder().encode(text));
+}
+
+/** The inverse of `toByteString`. */
+export function fromByteString(bytes: string): string {
+  return new TextDecoder().decode(Uint8Array.from(bytes, (c) => c.charCodeAt(0)));
 }
 
 /** Literal text as a regex that matches exactly that text. */
@@ -134,7 +149,7 @@ export function globToRegex(pattern: string): string {
   return translate(chars, false, (i) => i === chars.length - 1);
 }
 
-/** A JavaScript matcher for regex text produced here (anchored like libselinux). */
+/** A JavaScript matcher for regex text produced here (anchored like libselinux); test byte strings. */
 export function compileMatcher(regex: string): RegExp {
   return new RegExp(`^(?:${regex})$`, 's');
 }

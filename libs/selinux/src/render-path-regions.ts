@@ -6,7 +6,7 @@
  *
  * Answers are conservative: `covers` and `disjoint` are only returned when they are certain.
  */
-import { compileMatcher, globToRegex, literalPrefix } from './render-path-regex.js';
+import { compileMatcher, globToRegex, literalPrefix, toByteString } from './render-path-regex.js';
 
 export type Component =
   | { kind: 'literal'; text: string }
@@ -92,14 +92,14 @@ const maxLength = (r: PathRegion) => (r.deeper ? Infinity : r.components.length)
 function componentCovers(a: Component, b: Component): boolean {
   if (a.kind === 'any') return true;
   if (a.kind === 'literal') return b.kind === 'literal' && b.text === a.text && a.text !== '';
-  if (b.kind === 'literal') return a.matcher.test(b.text);
+  if (b.kind === 'literal') return a.matcher.test(toByteString(b.text));
   return b.kind === 'glob' && b.source === a.source;
 }
 
 function componentsDisjoint(a: Component, b: Component): boolean {
   if (a.kind === 'literal' && b.kind === 'literal') return a.text !== b.text;
-  if (a.kind === 'literal' && b.kind === 'glob') return !b.matcher.test(a.text);
-  if (a.kind === 'glob' && b.kind === 'literal') return !a.matcher.test(b.text);
+  if (a.kind === 'literal' && b.kind === 'glob') return !b.matcher.test(toByteString(a.text));
+  if (a.kind === 'glob' && b.kind === 'literal') return !a.matcher.test(toByteString(b.text));
   if (a.kind === 'any' || b.kind === 'any') return a.kind === 'literal' ? a.text === '' : b.kind === 'literal' && b.text === '';
   return false; // two globs: may intersect
 }

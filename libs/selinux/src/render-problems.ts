@@ -4,7 +4,7 @@
  * (a partial policy would look enforced while part of it is not). The list is documented in
  * docs/selinux.md.
  */
-import { unsafeTextReason, type HostPolicyRule, type NormalizedHostPolicy } from '@kvmservice/resources';
+import { globPatternReason, unsafeTextReason, type HostPolicyRule, type NormalizedHostPolicy } from '@kvmservice/resources';
 import type { Posture } from './render-options.js';
 
 export interface RenderProblem {
@@ -24,10 +24,18 @@ function unsafeText(rule: HostPolicyRule, field: string, text: string): RenderPr
 function textProblems(rule: HostPolicyRule): RenderProblem[] {
   const out: RenderProblem[] = [];
   if (rule.class === 'process' || rule.class === 'file') {
+    // Validation refuses all of this already; the renderer does not rely on its caller having validated.
     const t = rule.target;
-    if (t.kind === 'path') out.push(...unsafeText(rule, 'path', t.path));
-    if (t.kind === 'dir') out.push(...unsafeText(rule, 'dir', t.dir));
-    if (t.kind === 'pattern') out.push(...unsafeText(rule, 'pattern', t.pattern));
+    const absolute = (field: string, text: string) =>
+      text.startsWith('/') ? [] : [{ policy: rule.policy, field: `${rule.field}.${field}`, reason: 'must be an absolute path' }];
+    if (t.kind === 'path') out.push(...unsafeText(rule, 'path', t.path), ...absolute('path', t.path));
+    if (t.kind === 'dir') out.push(...unsafeText(rule, 'dir', t.dir), ...absolute('dir', t.dir));
+    if (t.kind === 'execname') out.push(...unsafeText(rule, 'execname', t.name));
+    if (t.kind === 'pattern') {
+      out.push(...unsafeText(rule, 'pattern', t.pattern), ...absolute('pattern', t.pattern));
+      const glob = globPatternReason(t.pattern);
+      if (glob) out.push({ policy: rule.policy, field: `${rule.field}.pattern`, reason: glob });
+    }
   }
   if (rule.class === 'process' || rule.class === 'file' || rule.class === 'network' || rule.class === 'capability') {
     rule.fromSource.forEach((s, i) => {

@@ -132,14 +132,27 @@ function emptyResult(moduleName: string, problems: RenderProblem[]): RenderedSel
   return { moduleName, module: '', fileContexts: [], relabelPaths: [], typePolicies: {}, problems: sorted, sha256: sha256Hex('') };
 }
 
-/** Renders the module for `host` from the policies that select it (selection is the caller's). */
+/** Renders the module for `host` from the policies that select it (selection is the caller's). Never throws. */
 export function renderSelinuxModule(
   policies: readonly NormalizedHostPolicy[],
   host: { name: string },
   options?: SelinuxRenderOptions,
 ): RenderedSelinuxModule {
   const moduleName = moduleNameFor(host.name);
+  try {
+    return render(moduleName, policies, host, options);
+  } catch (e) {
+    // Unreachable for input the checks accept; a module is never emitted half-checked.
+    const reason = e instanceof UnsafeCilText ? e.message : `internal error: ${(e as Error).message}`;
+    return emptyResult(moduleName, [{ policy: policies.map((p) => p.name).join(','), field: '', reason }]);
+  }
+}
+
+function render(moduleName: string, policies: readonly NormalizedHostPolicy[], host: { name: string }, options?: SelinuxRenderOptions): RenderedSelinuxModule {
   const postures = resolvePostures(options);
+  if ('bad' in postures) {
+    return emptyResult(moduleName, [{ policy: '', field: `options.posture.${postures.bad}`, reason: 'must be one of allow, audit, block' }]);
+  }
   const ordered = [...policies].sort((a, b) => byString(a.name, b.name));
   const rules = ordered.flatMap((p) => p.rules);
 
@@ -157,14 +170,7 @@ export function renderSelinuxModule(
   problems.push(...model.problems);
   if (problems.length > 0) return emptyResult(moduleName, problems);
 
-  try {
-    return emit(moduleName, host.name, postures, usable, sources, model.entries, model.targets);
-  } catch (e) {
-    if (e instanceof UnsafeCilText) {
-      return emptyResult(moduleName, [{ policy: ordered.map((p) => p.name).join(','), field: '', reason: e.message }]);
-    }
-    throw e;
-  }
+  return emit(moduleName, host.name, postures, usable, sources, model.entries, model.targets);
 }
 
 function emit(
