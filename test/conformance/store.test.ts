@@ -14,9 +14,12 @@ import {
   Election,
   InvalidArgumentError,
   LeaseNotFoundError,
+  MAX_COMMIT_OPERATIONS,
+  MAX_COMMIT_VALUE_BYTES,
   MAX_VALUE_BYTES,
   NotFoundError,
   openStore,
+  type CommitOperation,
   type KeyValue,
   type Leadership,
   type ListResult,
@@ -457,6 +460,234 @@ function storeConformance(backend: Backend): void {
       const revoked = await take(watch, 1);
       expect(revoked.map(summary)).toEqual([`DELETE ${p}kept prev=alive`]);
       expect(await store.get(`${p}kept`)).toBeUndefined();
+      await watch.close();
+    });
+
+    it('commits several keys at one new revision and returns the result of each operation', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      const kept = await store.create(`${p}update-me`, 'u0');
+      const doomed = await store.create(`${p}delete-me`, 'd0');
+      const replaced = await store.put(`${p}put-over`, 'p0');
+      const before = await store.currentRevision();
+
+      const { revision, results } = await store.commit([
+        { type: 'create', key: `${p}new`, value: '{"n":1}' },
+        { type: 'update', key: `${p}update-me`, value: 'u1', expectRevision: kept.modRevision },
+        { type: 'put', key: `${p}put-over`, value: 'p1' },
+        { type: 'put', key: `${p}put-fresh`, value: Uint8Array.from([0, 1, 2]) },
+        { type: 'delete', key: `${p}delete-me`, expectRevision: doomed.modRevision },
+      ]);
+      expect(revision).toBe(before + 1);
+      expect(await store.currentRevision()).toBe(revision);
+      expect(results).toHaveLength(5);
+      expect(results[0]).toEqual({ key: `${p}new`, value: Buffer.from('{"n":1}'), createRevision: revision, modRevision: revision, version: 1, lease: undefined });
+      expect(results[1]).toMatchObject({ key: `${p}update-me`, createRevision: kept.modRevision, modRevision: revision, version: 2 });
+      expect(results[2]).toMatchObject({ key: `${p}put-over`, createRevision: replaced.modRevision, modRevision: revision, version: 2 });
+      expect(results[3]).toMatchObject({ key: `${p}put-fresh`, createRevision: revision, modRevision: revision, version: 1 });
+      expect(results[4]).toEqual({ revision, prev: doomed });
+      for (const result of results.slice(0, 4)) expect(await store.get((result as KeyValue).key)).toEqual(result);
+      expect(await store.get(`${p}delete-me`)).toBeUndefined();
+      expect((await store.list(p)).items.map((kv) => `${kv.key.slice(p.length)}@${kv.modRevision}`)).toEqual([
+        `new@${revision}`,
+        `put-fresh@${revision}`,
+        `put-over@${revision}`,
+        `update-me@${revision}`,
+      ]);
+      // A single-operation commit behaves like the single write.
+      const single = await store.commit([{ type: 'update', key: `${p}new`, value: '{"n":2}', expectRevision: revision }]);
+      expect(single.revision).toBe(revision + 1);
+      expect(single.results[0]).toMatchObject({ key: `${p}new`, version: 2, createRevision: revision });
+    });
+
+    it('applies nothing when any precondition fails, and names the first failing operation', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      const a = await store.create(`${p}a`, 'a0');
+      const b = await store.create(`${p}b`, 'b0');
+      await store.update(`${p}b`, 'b1');
+      const snapshot = async (): Promise<string[]> => (await store.list(p)).items.map((kv) => `${kv.key}=${text(kv)}@${kv.modRevision}`);
+      const state = await snapshot();
+      const revision = await store.currentRevision();
+      const good = [
+        { type: 'put', key: `${p}x`, value: 'x' },
+        { type: 'create', key: `${p}y`, value: 'y' },
+        { type: 'update', key: `${p}a`, value: 'a1', expectRevision: a.modRevision },
+      ] as const;
+      const failing = [
+        { op: { type: 'create', key: `${p}b`, value: 'dup' }, error: AlreadyExistsError },
+        { op: { type: 'update', key: `${p}missing`, value: 'v' }, error: NotFoundError },
+        { op: { type: 'update', key: `${p}b`, value: 'stale', expectRevision: b.modRevision }, error: ConflictError },
+        { op: { type: 'delete', key: `${p}missing` }, error: NotFoundError },
+        { op: { type: 'delete', key: `${p}b`, expectRevision: b.modRevision }, error: ConflictError },
+      ] as const;
+      for (const { op, error: type } of failing) {
+        for (const at of [0, 1, 3]) {
+          const operations: CommitOperation[] = [...good];
+          operations.splice(at, 0, op);
+          const error = await rejection(store.commit(operations));
+          expect(error, `${op.type} ${op.key} at ${at}`).toBeInstanceOf(type);
+          expect((error as { key: string }).key).toBe(op.key);
+          expect(await snapshot()).toEqual(state);
+          expect(await store.currentRevision()).toBe(revision);
+        }
+      }
+      const stale = await rejection(store.commit([...good, failing[2].op]));
+      expect(stale).toMatchObject({ expectedRevision: b.modRevision, actualRevision: b.modRevision + 1 });
+      // The first failing operation in order decides the error.
+      const first = await rejection(
+        store.commit([good[0], { type: 'delete', key: `${p}gone` }, { type: 'create', key: `${p}a`, value: 'dup' }]),
+      );
+      expect(first).toBeInstanceOf(NotFoundError);
+      expect((first as NotFoundError).key).toBe(`${p}gone`);
+      // A dead lease on one operation fails the whole commit too.
+      const lease = await store.lease(5, { keepAlive: false });
+      await lease.revoke();
+      expect(await rejection(store.commit([good[0], { type: 'put', key: `${p}leased`, value: 'v', lease }]))).toBeInstanceOf(LeaseNotFoundError);
+      expect(await snapshot()).toEqual(state);
+      expect(await store.currentRevision()).toBe(revision);
+
+      // And the same commit without the failing operation applies.
+      const applied = await store.commit([...good]);
+      expect(applied.revision).toBe(revision + 1);
+      expect(await snapshot()).toEqual([`${p}a=a1@${revision + 1}`, `${p}b=b1@${b.modRevision + 1}`, `${p}x=x@${revision + 1}`, `${p}y=y@${revision + 1}`]);
+    });
+
+    it('shows watchers the operations of a commit at its revision, in operation order', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      await store.create(`${p}a`, 'a0');
+      await store.create(`${p}m`, 'm0');
+      const watch = await store.watch(p);
+      const commit = await store.commit([
+        { type: 'put', key: `${p}z`, value: 'z1' },
+        { type: 'delete', key: `${p}a` },
+        { type: 'create', key: `${p}b`, value: 'b1' },
+        { type: 'update', key: `${p}m`, value: 'm1' },
+      ]);
+      const after = await store.put(`${p}a`, 'a2');
+      const events = await take(watch, 5);
+      expect(events.map(summary)).toEqual([`PUT ${p}z=z1 prev=-`, `DELETE ${p}a prev=a0`, `PUT ${p}b=b1 prev=-`, `PUT ${p}m=m1 prev=m0`, `PUT ${p}a=a2 prev=-`]);
+      expect(events.map((event) => event.revision)).toEqual([commit.revision, commit.revision, commit.revision, commit.revision, after.modRevision]);
+      await watch.close();
+
+      // Replay across many commits: every commit arrives whole and in order, also where a backend
+      // pages its history (SQLite reads 512 rows at a time: the sixth commit straddles that).
+      const q = freshPrefix();
+      const commits: number[] = [];
+      for (let c = 0; c < 6; c++) {
+        const operations = Array.from({ length: 100 }, (_, i): CommitOperation => ({ type: 'put', key: `${q}${String(99 - i).padStart(2, '0')}`, value: `${c}:${i}` }));
+        commits.push((await store.commit(operations)).revision);
+      }
+      const replay = await store.watch(q, { fromRevision: commits[0]! });
+      const replayed = await take(replay, 600);
+      for (let c = 0; c < 6; c++) {
+        const slice = replayed.slice(c * 100, c * 100 + 100);
+        expect(new Set(slice.map((event) => event.revision))).toEqual(new Set([commits[c]]));
+        expect(slice.map((event) => (event.type === 'PUT' ? text(event.kv) : ''))).toEqual(Array.from({ length: 100 }, (_, i) => `${c}:${i}`));
+      }
+      expect(await staysQuiet(replay, 200)).toBe(true);
+    });
+
+    it('refuses duplicate keys, too many operations and too large values before writing anything', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      const revision = await store.currentRevision();
+      const refused = async (operations: readonly CommitOperation[], message: string | RegExp): Promise<void> => {
+        const error = await rejection(store.commit(operations));
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as Error).message).toMatch(message);
+        expect((error as Error).message.split('\n')).toHaveLength(1);
+      };
+      await refused(
+        [
+          { type: 'create', key: `${p}a`, value: '1' },
+          { type: 'put', key: `${p}b`, value: '2' },
+          { type: 'delete', key: `${p}a` },
+        ],
+        `operations[2]: key ${p}a is already written by operations[0]; one operation per key`,
+      );
+      await refused([], 'operations: 0 operations; a commit takes 1 to 128 operations');
+      const many = (n: number, size = 1): CommitOperation[] =>
+        Array.from({ length: n }, (_, i) => ({ type: 'put', key: `${p}${String(i).padStart(3, '0')}`, value: Buffer.alloc(size, 97) }));
+      expect(MAX_COMMIT_OPERATIONS).toBe(128);
+      await refused(many(129), 'operations: 129 operations; a commit takes 1 to 128 operations');
+      await refused([{ type: 'put', key: 'relative', value: 'v' }], /^operations\[0\]: key "relative": must be a string starting with "\/"$/);
+      await refused([{ type: 'upsert', key: `${p}a`, value: 'v' } as unknown as CommitOperation], 'operations[0].type: must be one of create, update, put, delete');
+      await refused([{ type: 'update', key: `${p}a`, value: 'v', expectRevision: 0 }], 'operations[0].expectRevision 0: must be a positive integer');
+      const half = MAX_COMMIT_VALUE_BYTES / 2;
+      await refused(
+        [
+          { type: 'put', key: `${p}a`, value: Buffer.alloc(half) },
+          { type: 'put', key: `${p}b`, value: Buffer.alloc(half + 1) },
+        ],
+        `operations[1].value: the values of operations[0..1] add up to ${MAX_COMMIT_VALUE_BYTES + 1} bytes, more than the ${MAX_COMMIT_VALUE_BYTES}-byte limit of one commit`,
+      );
+      expect(await store.currentRevision()).toBe(revision);
+      expect((await store.list(p)).items).toEqual([]);
+
+      // The largest commit fits every backend at its defaults: 128 operations with the longest keys
+      // and values adding up to the limit (etcd: under its 1.5 MiB request limit and 128-op limit).
+      const longest = (i: number): string => `${p}${String(i).padStart(3, '0')}-`.padEnd(1536, 'k');
+      const share = Math.floor(MAX_COMMIT_VALUE_BYTES / 128);
+      const sizes = Array.from({ length: 128 }, (_, i) => (i === 0 ? MAX_COMMIT_VALUE_BYTES - 127 * share : share));
+      const largest: CommitOperation[] = sizes.map((size, i) => ({ type: 'create', key: longest(i), value: Buffer.alloc(size, i) }));
+      const done = await store.commit(largest);
+      expect(done.revision).toBe(revision + 1);
+      const stored = await store.list(p);
+      expect(stored.items).toHaveLength(128);
+      expect(stored.items.reduce((sum, kv) => sum + kv.value.length, 0)).toBe(MAX_COMMIT_VALUE_BYTES);
+      // …and deleting them all again (etcd returns every previous value: a response over 1 MiB).
+      const removed = await store.commit(largest.map((op) => ({ type: 'delete', key: op.key })));
+      expect(removed.results.map((result) => (result as { prev: KeyValue }).prev.value.length)).toEqual(sizes);
+      expect((await store.list(p)).items).toEqual([]);
+    });
+
+    it('attaches leases per operation or for the whole commit', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      const session = await store.lease(30);
+      const other = await store.lease(30);
+      const { results } = await store.commit(
+        [
+          { type: 'create', key: `${p}presence`, value: 'up' },
+          { type: 'put', key: `${p}claim`, value: 'mine', lease: other },
+          { type: 'put', key: `${p}by-id`, value: 'id', lease: other.id },
+        ],
+        { lease: session },
+      );
+      expect(results.map((result) => (result as KeyValue).lease)).toEqual([session.id, other.id, other.id]);
+      expect((await store.get(`${p}presence`))!.lease).toBe(session.id);
+      const permanent = await store.commit([{ type: 'put', key: `${p}permanent`, value: 'stays' }]);
+      expect((permanent.results[0] as KeyValue).lease).toBeUndefined();
+
+      const watch = await store.watch(p);
+      await session.revoke();
+      expect((await take(watch, 1)).map(summary)).toEqual([`DELETE ${p}presence prev=up`]);
+      await other.revoke();
+      expect((await take(watch, 2)).map((event) => `${event.type} ${event.key}`).sort()).toEqual([`DELETE ${p}by-id`, `DELETE ${p}claim`]);
+      await watch.close();
+      expect((await store.list(p)).items.map((kv) => kv.key)).toEqual([`${p}permanent`]);
+    });
+
+    it('lists and replays more than 4 MiB at once (large gRPC messages on etcd)', async () => {
+      const store = await backend.client();
+      const p = freshPrefix();
+      const big = (i: number): Buffer => Buffer.alloc(MAX_VALUE_BYTES - 64, i);
+      const first = await store.put(`${p}0`, big(0));
+      for (let i = 1; i < 6; i++) await store.put(`${p}${i}`, big(i));
+      const listed = await store.list(p);
+      expect(listed.items.map((kv) => kv.value[0])).toEqual([0, 1, 2, 3, 4, 5]);
+      // A watch catching up receives these revisions in one batch from etcd.
+      const watch = await store.watch(p, { fromRevision: first.modRevision });
+      const events = await take(watch, 6);
+      expect(events.map((event) => (event.type === 'PUT' ? event.kv.value[0] : -1))).toEqual([0, 1, 2, 3, 4, 5]);
+      // One commit deleting them: its events (with previous values) arrive at one revision.
+      const removed = await store.commit(Array.from({ length: 6 }, (_, i) => ({ type: 'delete' as const, key: `${p}${i}` })));
+      const deletions = await take(watch, 6);
+      expect(deletions.map((event) => `${event.type}@${event.revision}:${event.prev?.value[0]}`)).toEqual(
+        Array.from({ length: 6 }, (_, i) => `DELETE@${removed.revision}:${i}`),
+      );
       await watch.close();
     });
 

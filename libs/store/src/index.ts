@@ -1,4 +1,7 @@
 export type {
+  CommitOperation,
+  CommitOptions,
+  CommitResult,
   DeleteOptions,
   DeleteResult,
   KeyValue,
@@ -33,5 +36,7 @@ export { collectionPrefix, MAX_VALUE_BYTES, resourceKey, type ResourceKeyParts }
 export { formatResourceVersion, parseResourceVersion, type ParsedResourceVersion } from './resource-version.js';
 export { Election, type CampaignOptions, type ElectionOptions, type Leadership } from './election.js';
 export { MAX_LIST_LIMIT } from './list-paging.js';
+export { MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES } from './commit.js';
+export { Informer, type InformerChange, type InformerHandler, type InformerOptions } from './informer.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export type { EtcdStoreOptions } from './etcd/etcd-store.js';

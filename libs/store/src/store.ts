@@ -61,6 +61,31 @@ export interface DeleteResult {
   readonly prev: KeyValue;
 }
 
+/** One operation of an atomic multi-key write (`Store.commit`). */
+export type CommitOperation =
+  | { readonly type: 'create'; readonly key: string; readonly value: StoreValue; readonly lease?: Lease | string }
+  | {
+      readonly type: 'update';
+      readonly key: string;
+      readonly value: StoreValue;
+      readonly expectRevision?: number;
+      readonly lease?: Lease | string;
+    }
+  | { readonly type: 'put'; readonly key: string; readonly value: StoreValue; readonly lease?: Lease | string }
+  | { readonly type: 'delete'; readonly key: string; readonly expectRevision?: number };
+
+export interface CommitOptions {
+  /** Lease for every create/update/put operation that names none. */
+  readonly lease?: Lease | string;
+}
+
+export interface CommitResult {
+  /** The one revision at which every operation took effect. */
+  readonly revision: number;
+  /** Per operation, in order: a DeleteResult for a delete, the written KeyValue otherwise. */
+  readonly results: readonly (KeyValue | DeleteResult)[];
+}
+
 export type WatchEvent =
   | {
       readonly type: 'PUT';
@@ -145,6 +170,13 @@ export interface Store {
   put(key: string, value: StoreValue, options?: WriteOptions): Promise<KeyValue>;
   /** Fails with NotFoundError if the key is absent, ConflictError on a stale expectRevision. */
   delete(key: string, options?: DeleteOptions): Promise<DeleteResult>;
+  /**
+   * Atomic multi-key write: every operation takes effect at one new revision, or none does and the
+   * error of the first failing precondition (in operation order) is thrown. At most
+   * MAX_COMMIT_OPERATIONS operations, one per key, values together at most MAX_COMMIT_VALUE_BYTES.
+   * Watchers see the events of the operations at that revision, in operation order.
+   */
+  commit(operations: readonly CommitOperation[], options?: CommitOptions): Promise<CommitResult>;
   /** Resolves once the watch is established: every later write under the prefix is delivered. */
   watch(prefix: string, options?: WatchOptions): Promise<Watch>;
   lease(ttlSeconds: number, options?: LeaseOptions): Promise<Lease>;

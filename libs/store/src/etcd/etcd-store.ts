@@ -9,11 +9,15 @@ import {
   NotFoundError,
   StoreUnavailableError,
 } from '../errors.js';
+import { checkCommit } from '../commit.js';
 import { keyBytes, prefixRangeEnd, valueBytes } from '../keys.js';
 import { KeptLease, leaseIdOf } from '../lease-keeper.js';
 import { encodeContinueToken, keyAfter, parseListOptions } from '../list-paging.js';
 import { defaultRetryPolicy, retrying, type RetryPolicy } from '../retry.js';
 import type {
+  CommitOperation,
+  CommitOptions,
+  CommitResult,
   DeleteOptions,
   DeleteResult,
   KeyValue,
@@ -28,6 +32,16 @@ import type {
   WatchOptions,
   WriteOptions,
 } from '../store.js';
+import {
+  commitTxn,
+  committedResult,
+  firstFailedPrecondition,
+  ownCommitRevision,
+  rangedKeyValues,
+  readAtTxn,
+  writtenKeyValue,
+  type EtcdOperation,
+} from './etcd-commit.js';
 import { isCompactedEtcdError, isTransientEtcdError, toStoreError } from './etcd-errors.js';
 import { EtcdWatch, isRetryableWatchError, keyValueFromEtcd } from './etcd-watch.js';
 import { cancelQuietly } from './grpc-streams.js';
@@ -74,6 +88,9 @@ const revisionCompare = (key: Buffer, revision: number): ICompare => ({
   mod_revision: revision,
 });
 
+/** The state a failed commit was judged against is gone: try the commit again. */
+class StateMoved extends Error {}
+
 /**
  * The scale-out store on an etcd 3.4+ cluster (several control-plane replicas share it).
  * Every unary call has a deadline and is retried with jittered exponential backoff on transient
@@ -103,8 +120,15 @@ export class EtcdStore implements Store {
         global: noop,
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
       },
-      // Detect a member that stopped answering on long-lived streams (watch, keep-alive).
-      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+      grpcOptions: {
+        // Detect a member that stopped answering on long-lived streams (watch, keep-alive).
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        // gRPC's 4 MiB default would fail a list or a watch batch (etcd sends up to 1000 revisions, or
+        // one multi-key commit with previous values, in one message) once it exceeds 4 MiB: the list as
+        // "unavailable", the watch by reconnecting forever. etcd's own Go client accepts up to 2 GiB.
+        'grpc.max_receive_message_length': 2 ** 31 - 1,
+      },
     };
     if (options.tls) {
       config.credentials = { rootCertificate: options.tls.ca, privateKey: options.tls.key, certChain: options.tls.cert };
@@ -260,14 +284,88 @@ export class EtcdStore implements Store {
   }
 
   private written(key: string, value: Buffer, lease: string, revision: number, prev: IKeyValue | null | undefined): KeyValue {
+    return writtenKeyValue(key, value, lease, revision, prev);
+  }
+
+  /**
+   * One transaction (etcd-commit.ts). When its compares fail, the keys are read at the revision it
+   * was evaluated at, and the first failing precondition is reported. A retry after an ambiguous
+   * failure may find the earlier attempt applied (ownCommitRevision): it then reports that result,
+   * as a single create/update does; deleted keys' previous values are read at the revision before
+   * (if that history was compacted, the outcome is reported unknown).
+   */
+  async commit(operations: readonly CommitOperation[], options?: CommitOptions): Promise<CommitResult> {
+    const ops = checkCommit(operations, options).map(
+      (op): EtcdOperation => (op.type === 'delete' ? op : { ...op, leaseId: leaseNumber(op.lease) }),
+    );
+    const what = `commit of ${ops.length} operation(s) starting with ${ops[0]!.type} ${ops[0]!.key}`;
+    const request = commitTxn(ops);
+    let mayHaveApplied = false;
+    if (this.isClosed) throw new StoreUnavailableError('store closed');
+    try {
+      return await retrying(what, this.policy, (error) => error instanceof StateMoved || isTransientEtcdError(error), async () => {
+        let response: ITxnResponse;
+        try {
+          response = await this.client.kv.txn(request);
+        } catch (error) {
+          mayHaveApplied ||= isTransientEtcdError(error);
+          throw error;
+        }
+        if (response.succeeded) return committedResult(ops, response);
+        const seen = Number(response.header.revision);
+        const read = readAtTxn(ops, seen, (op) => op.type !== 'delete');
+        const current = rangedKeyValues(
+          ops,
+          await this.client.kv.txn(read).catch((error: unknown) => {
+            if (isCompactedEtcdError(error)) throw new StateMoved(`${what}: revision ${seen} was compacted before it could be read`);
+            throw error;
+          }),
+        );
+        const failed = firstFailedPrecondition(ops, current);
+        if (failed === undefined) throw new StoreUnavailableError(`${what}: etcd refused it although every precondition held at revision ${seen}`);
+        const own = mayHaveApplied ? ownCommitRevision(ops, current) : undefined;
+        if (own === undefined) throw failed;
+        return this.ownCommitResult(ops, current, own);
+      }, () => this.isClosed);
+    } catch (error) {
+      if (toStoreError(error) instanceof LeaseNotFoundError) throw new LeaseNotFoundError(await this.missingLease(ops));
+      throw toStoreError(error);
+    }
+  }
+
+  private async ownCommitResult(ops: readonly EtcdOperation[], current: readonly (IKeyValue | undefined)[], revision: number): Promise<CommitResult> {
+    const deletes = ops.filter((op) => op.type === 'delete');
+    let before: (IKeyValue | undefined)[] = [];
+    if (deletes.length > 0) {
+      const unknown = `commit: the outcome of an interrupted attempt is unknown`;
+      try {
+        before = rangedKeyValues(ops, await this.client.kv.txn(readAtTxn(ops, revision - 1, (op) => op.type === 'delete')));
+        const after = rangedKeyValues(deletes, await this.client.kv.txn(readAtTxn(deletes, revision, () => false)));
+        if (firstFailedPrecondition(ops, before) !== undefined || after.some((kv) => kv !== undefined)) {
+          throw new StoreUnavailableError(`${unknown} (revision ${revision} is not its own)`);
+        }
+      } catch (error) {
+        if (isCompactedEtcdError(error)) throw new StoreUnavailableError(`${unknown} (revision ${revision - 1} was compacted)`, { cause: error });
+        throw error;
+      }
+    }
     return {
-      key,
-      value,
-      createRevision: prev ? Number(prev.create_revision) : revision,
-      modRevision: revision,
-      version: prev ? Number(prev.version) + 1 : 1,
-      lease: lease === '0' ? undefined : lease,
+      revision,
+      results: ops.map((op, i): KeyValue | DeleteResult =>
+        op.type === 'delete' ? { revision, prev: keyValueFromEtcd(before[i]!) } : keyValueFromEtcd(current[i]!),
+      ),
     };
+  }
+
+  /** The first lease the operations name that etcd no longer knows (for LeaseNotFoundError). */
+  private async missingLease(ops: readonly EtcdOperation[]): Promise<string> {
+    const leases = [...new Set(ops.flatMap((op) => (op.type !== 'delete' && op.leaseId !== '0' ? [op.leaseId] : [])))];
+    if (leases.length <= 1) return leases[0] ?? '?';
+    for (const id of leases) {
+      const answer = await this.client.leaseClient.leaseTimeToLive({ ID: id }).catch(() => undefined);
+      if (answer !== undefined && Number(answer.TTL) <= 0) return id;
+    }
+    return leases.join(' or ');
   }
 
   /** After an ambiguous failure: does the key hold exactly what this write would have written? */

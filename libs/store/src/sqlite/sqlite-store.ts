@@ -12,10 +12,14 @@ import {
   StoreError,
   StoreUnavailableError,
 } from '../errors.js';
+import { checkCommit, type CheckedOperation } from '../commit.js';
 import { keyBytes, prefixRangeEnd, valueBytes } from '../keys.js';
 import { KeptLease, leaseIdOf } from '../lease-keeper.js';
 import { encodeContinueToken, keyAfter, parseListOptions } from '../list-paging.js';
 import type {
+  CommitOperation,
+  CommitOptions,
+  CommitResult,
   DeleteOptions,
   DeleteResult,
   KeyValue,
@@ -31,8 +35,8 @@ import type {
   WatchOptions,
   WriteOptions,
 } from '../store.js';
-import { migrateSchema } from './sqlite-schema.js';
-import { SqliteWatch, type SqliteEventSource } from './sqlite-watch.js';
+import { migrateSchema, positionOf, revisionOf } from './sqlite-schema.js';
+import { SqliteWatch, type SqliteEventPage, type SqliteEventSource } from './sqlite-watch.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -49,7 +53,7 @@ export interface SqliteStoreOptions {
 }
 
 interface LogRow {
-  rev: number;
+  pos: number;
   key: Buffer;
   deleted: number;
   value: Buffer | null;
@@ -59,14 +63,14 @@ interface LogRow {
 }
 
 interface EventRow extends LogRow {
-  prev_rev: number | null;
+  prev_pos: number | null;
   prev_value: Buffer | null;
   prev_create_rev: number | null;
   prev_version: number | null;
   prev_lease: number | null;
 }
 
-type WriteOp =
+type KeyOp =
   | {
       readonly kind: 'create' | 'update' | 'put';
       readonly key: string;
@@ -77,9 +81,12 @@ type WriteOp =
     }
   | { readonly kind: 'delete'; readonly key: string; readonly keyBytes: Buffer; readonly expectRevision: number | undefined };
 
+/** One queued write: a single-key operation, or a multi-key commit applied at one revision. */
+type WriteOp = KeyOp | { readonly kind: 'commit'; readonly ops: readonly KeyOp[] };
+
 interface PendingWrite {
   readonly op: WriteOp;
-  readonly resolve: (result: KeyValue | DeleteResult) => void;
+  readonly resolve: (result: KeyValue | DeleteResult | CommitResult) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -91,7 +98,7 @@ function toKeyValue(row: LogRow): KeyValue {
     key: row.key.toString('utf8'),
     value: row.value ?? Buffer.alloc(0),
     createRevision: row.create_rev,
-    modRevision: row.rev,
+    modRevision: revisionOf(row.pos),
     version: row.version,
     lease: row.lease === 0 ? undefined : String(row.lease),
   };
@@ -172,27 +179,29 @@ export class SqliteStore implements Store, SqliteEventSource {
 
   private prepareStatements() {
     const db = this.db;
-    const current = 'SELECT l.rev, l.key, l.deleted, l.value, l.create_rev, l.version, l.lease FROM kv JOIN log l ON l.rev = kv.rev';
+    const columns = 'l.pos, l.key, l.deleted, l.value, l.create_rev, l.version, l.lease';
+    const current = `SELECT ${columns} FROM kv JOIN log l ON l.pos = kv.pos`;
     return {
       get: db.prepare<[Buffer], LogRow>(`${current} WHERE kv.key = ?`),
       listCurrent: db.prepare<[Buffer, Buffer, number], LogRow>(`${current} WHERE kv.key >= ? AND kv.key < ? ORDER BY kv.key LIMIT ?`),
+      // The newest row of each key before position ? (the first position of the next revision).
       listAt: db.prepare<[Buffer, Buffer, number, number], LogRow>(
-        `SELECT l.rev, l.key, l.deleted, l.value, l.create_rev, l.version, l.lease
-           FROM (SELECT key, max(rev) AS rev FROM log WHERE key >= ? AND key < ? AND rev <= ? GROUP BY key) m
-           JOIN log l ON l.rev = m.rev
+        `SELECT ${columns}
+           FROM (SELECT key, max(pos) AS pos FROM log WHERE key >= ? AND key < ? AND pos < ? GROUP BY key) m
+           JOIN log l ON l.pos = m.pos
           WHERE l.deleted = 0 ORDER BY m.key LIMIT ?`,
       ),
       events: db.prepare<[number, Buffer, Buffer, number], EventRow>(
-        `SELECT l.rev, l.key, l.deleted, l.value, l.create_rev, l.version, l.lease,
-                p.rev AS prev_rev, p.value AS prev_value, p.create_rev AS prev_create_rev, p.version AS prev_version, p.lease AS prev_lease
-           FROM log l LEFT JOIN log p ON p.rev = l.prev_rev
-          WHERE l.rev >= ? AND l.key >= ? AND l.key < ? ORDER BY l.rev LIMIT ?`,
+        `SELECT ${columns},
+                p.pos AS prev_pos, p.value AS prev_value, p.create_rev AS prev_create_rev, p.version AS prev_version, p.lease AS prev_lease
+           FROM log l LEFT JOIN log p ON p.pos = l.prev_pos
+          WHERE l.pos >= ? AND l.key >= ? AND l.key < ? ORDER BY l.pos LIMIT ?`,
       ),
       insertLog: db.prepare<[number, Buffer, number, Buffer | null, number, number, number, number]>(
-        'INSERT INTO log (rev, key, deleted, value, create_rev, version, lease, prev_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO log (pos, key, deleted, value, create_rev, version, lease, prev_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       upsertKv: db.prepare<[Buffer, number, number]>(
-        'INSERT INTO kv (key, rev, lease) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET rev = excluded.rev, lease = excluded.lease',
+        'INSERT INTO kv (key, pos, lease) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET pos = excluded.pos, lease = excluded.lease',
       ),
       deleteKv: db.prepare<[Buffer]>('DELETE FROM kv WHERE key = ?'),
       setMeta: db.prepare<[number, string]>('UPDATE meta SET value = ? WHERE name = ?'),
@@ -202,10 +211,12 @@ export class SqliteStore implements Store, SqliteEventSource {
       leaseDelete: db.prepare<[number]>('DELETE FROM lease WHERE id = ?'),
       leaseExpired: db.prepare<[number], { id: number }>('SELECT id FROM lease WHERE expires_at <= ?'),
       leaseKeys: db.prepare<[number], { key: Buffer }>('SELECT key FROM kv WHERE lease = ?'),
-      minRev: db.prepare<[], { rev: number | null }>('SELECT min(rev) AS rev FROM log'),
+      minPos: db.prepare<[], { pos: number | null }>('SELECT min(pos) AS pos FROM log'),
+      // Rows in [?, ?) below the compaction revision's first position ? that are tombstones, or
+      // superseded by a row up to the compaction revision (positions below ?).
       compactRange: db.prepare<[number, number, number, number]>(
-        `DELETE FROM log WHERE rev >= ? AND rev < ? AND rev < ?
-            AND (deleted = 1 OR EXISTS (SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= ?))`,
+        `DELETE FROM log WHERE pos >= ? AND pos < ? AND pos < ?
+            AND (deleted = 1 OR EXISTS (SELECT 1 FROM log n WHERE n.key = log.key AND n.pos > log.pos AND n.pos < ?))`,
       ),
     };
   }
@@ -224,14 +235,14 @@ export class SqliteStore implements Store, SqliteEventSource {
     return this.isClosed;
   }
 
-  readEvents(fromRevision: number, start: Buffer, end: Buffer, limit: number): WatchEvent[] {
-    const rows = this.guard(() => this.sql.events.all(fromRevision, start, end, limit));
-    return rows.map((row): WatchEvent => {
+  readEvents(fromPosition: number, start: Buffer, end: Buffer, limit: number): SqliteEventPage {
+    const rows = this.guard(() => this.sql.events.all(fromPosition, start, end, limit));
+    const events = rows.map((row): WatchEvent => {
       const prev: KeyValue | undefined =
-        row.prev_rev === null
+        row.prev_pos === null
           ? undefined
           : toKeyValue({
-              rev: row.prev_rev,
+              pos: row.prev_pos,
               key: row.key,
               deleted: 0,
               value: row.prev_value,
@@ -240,10 +251,11 @@ export class SqliteStore implements Store, SqliteEventSource {
               lease: row.prev_lease ?? 0,
             });
       const key = row.key.toString('utf8');
-      return row.deleted === 1
-        ? { type: 'DELETE', key, revision: row.rev, prev }
-        : { type: 'PUT', key, revision: row.rev, kv: toKeyValue(row), prev };
+      const revision = revisionOf(row.pos);
+      return row.deleted === 1 ? { type: 'DELETE', key, revision, prev } : { type: 'PUT', key, revision, kv: toKeyValue(row), prev };
     });
+    const last = rows[rows.length - 1];
+    return { events, nextPosition: last === undefined ? undefined : last.pos + 1 };
   }
 
   nextChange(): Promise<void> {
@@ -275,7 +287,7 @@ export class SqliteStore implements Store, SqliteEventSource {
     // Fetch one extra row to learn whether another page follows.
     const fetch = request.limit === 0 ? -1 : request.limit + 1;
     const rows = this.guard(() =>
-      revision === this.rev ? this.sql.listCurrent.all(from, end, fetch) : this.sql.listAt.all(from, end, revision, fetch),
+      revision === this.rev ? this.sql.listCurrent.all(from, end, fetch) : this.sql.listAt.all(from, end, positionOf(revision + 1), fetch),
     );
     const more = request.limit > 0 && rows.length > request.limit;
     const items = (more ? rows.slice(0, request.limit) : rows).map(toKeyValue);
@@ -326,7 +338,17 @@ export class SqliteStore implements Store, SqliteEventSource {
     return (await this.enqueue(op)) as KeyValue;
   }
 
-  private enqueue(op: WriteOp): Promise<KeyValue | DeleteResult> {
+  async commit(operations: readonly CommitOperation[], options?: CommitOptions): Promise<CommitResult> {
+    this.checkOpen();
+    const ops = checkCommit(operations, options).map((op: CheckedOperation): KeyOp =>
+      op.type === 'delete'
+        ? { kind: 'delete', key: op.key, keyBytes: op.keyBytes, expectRevision: op.expectRevision }
+        : { kind: op.type, key: op.key, keyBytes: op.keyBytes, value: op.value, lease: parseLeaseId(op.lease), expectRevision: op.expectRevision },
+    );
+    return (await this.enqueue({ kind: 'commit', ops })) as CommitResult;
+  }
+
+  private enqueue(op: WriteOp): Promise<KeyValue | DeleteResult | CommitResult> {
     return new Promise((resolve, reject) => {
       this.pending.push({ op, resolve, reject });
       if (!this.flushScheduled) {
@@ -349,14 +371,14 @@ export class SqliteStore implements Store, SqliteEventSource {
       for (const write of batch) write.reject(new StoreUnavailableError('store closed'));
       return;
     }
-    const outcomes: Array<{ ok: true; value: KeyValue | DeleteResult } | { ok: false; error: StoreError }> = [];
+    const outcomes: Array<{ ok: true; value: KeyValue | DeleteResult | CommitResult } | { ok: false; error: StoreError }> = [];
     const startRevision = this.rev;
     try {
       this.db
         .transaction(() => {
           for (const write of batch) {
             try {
-              outcomes.push({ ok: true, value: this.apply(write.op) });
+              outcomes.push({ ok: true, value: write.op.kind === 'commit' ? this.applyCommit(write.op.ops) : this.apply(write.op) });
             } catch (error) {
               if (!(error instanceof StoreError)) throw error;
               outcomes.push({ ok: false, error });
@@ -379,34 +401,58 @@ export class SqliteStore implements Store, SqliteEventSource {
   }
 
   /** Runs inside the batch transaction; throws a StoreError before changing anything. */
-  private apply(op: WriteOp): KeyValue | DeleteResult {
-    const current = this.sql.get.get(op.keyBytes);
-    if (op.kind === 'create' && current !== undefined) throw new AlreadyExistsError(op.key, current.rev);
-    if (op.kind === 'update' || op.kind === 'delete') {
-      if (current === undefined) throw new NotFoundError(op.key);
-      if (op.expectRevision !== undefined && current.rev !== op.expectRevision) {
-        throw new ConflictError(op.key, op.expectRevision, current.rev);
-      }
-    }
-    if (op.kind === 'delete') {
-      return { revision: this.writeTombstone(op.keyBytes, current!.rev), prev: toKeyValue(current!) };
-    }
-    if (op.lease !== 0 && this.sql.leaseAlive.get(op.lease, Date.now()) === undefined) {
-      throw new LeaseNotFoundError(String(op.lease));
-    }
-    const rev = ++this.rev;
-    const createRev = current?.create_rev ?? rev;
-    const version = (current?.version ?? 0) + 1;
-    this.sql.insertLog.run(rev, op.keyBytes, 0, op.value, createRev, version, op.lease, current?.rev ?? 0);
-    this.sql.upsertKv.run(op.keyBytes, rev, op.lease);
-    return { key: op.key, value: op.value, createRevision: createRev, modRevision: rev, version, lease: op.lease === 0 ? undefined : String(op.lease) };
+  private apply(op: KeyOp): KeyValue | DeleteResult {
+    const current = this.check(op);
+    this.checkLease(op);
+    return this.write(op, current, ++this.rev, 0);
   }
 
-  private writeTombstone(key: Buffer, prevRev: number): number {
-    const rev = ++this.rev;
-    this.sql.insertLog.run(rev, key, 1, null, 0, 0, 0, prevRev);
+  /**
+   * All preconditions first, then every write at one new revision: a failing operation leaves the
+   * store untouched, and the rows of one commit are adjacent positions of that revision.
+   */
+  private applyCommit(ops: readonly KeyOp[]): CommitResult {
+    const current = ops.map((op) => this.check(op));
+    ops.forEach((op) => this.checkLease(op));
+    const revision = ++this.rev;
+    return { revision, results: ops.map((op, i) => this.write(op, current[i], revision, i)) };
+  }
+
+  /** The key's current row, if the operation's precondition holds; throws its typed error otherwise. */
+  private check(op: KeyOp): LogRow | undefined {
+    const current = this.sql.get.get(op.keyBytes);
+    if (op.kind === 'create' && current !== undefined) throw new AlreadyExistsError(op.key, revisionOf(current.pos));
+    if (op.kind === 'update' || op.kind === 'delete') {
+      if (current === undefined) throw new NotFoundError(op.key);
+      if (op.expectRevision !== undefined && revisionOf(current.pos) !== op.expectRevision) {
+        throw new ConflictError(op.key, op.expectRevision, revisionOf(current.pos));
+      }
+    }
+    return current;
+  }
+
+  private checkLease(op: KeyOp): void {
+    if (op.kind !== 'delete' && op.lease !== 0 && this.sql.leaseAlive.get(op.lease, Date.now()) === undefined) {
+      throw new LeaseNotFoundError(String(op.lease));
+    }
+  }
+
+  private write(op: KeyOp, current: LogRow | undefined, revision: number, index: number): KeyValue | DeleteResult {
+    const pos = positionOf(revision, index);
+    if (op.kind === 'delete') {
+      this.writeTombstone(op.keyBytes, current!.pos, pos);
+      return { revision, prev: toKeyValue(current!) };
+    }
+    const createRev = current?.create_rev ?? revision;
+    const version = (current?.version ?? 0) + 1;
+    this.sql.insertLog.run(pos, op.keyBytes, 0, op.value, createRev, version, op.lease, current?.pos ?? 0);
+    this.sql.upsertKv.run(op.keyBytes, pos, op.lease);
+    return { key: op.key, value: op.value, createRevision: createRev, modRevision: revision, version, lease: op.lease === 0 ? undefined : String(op.lease) };
+  }
+
+  private writeTombstone(key: Buffer, prevPosition: number, position: number): void {
+    this.sql.insertLog.run(position, key, 1, null, 0, 0, 0, prevPosition);
     this.sql.deleteKv.run(key);
-    return rev;
   }
 
   // ---- watch -------------------------------------------------------------------------------
@@ -472,7 +518,7 @@ export class SqliteStore implements Store, SqliteEventSource {
           for (const id of ids) {
             for (const { key } of this.sql.leaseKeys.all(id)) {
               const current = this.sql.get.get(key);
-              if (current !== undefined) this.writeTombstone(key, current.rev);
+              if (current !== undefined) this.writeTombstone(key, current.pos, positionOf(++this.rev));
             }
             this.sql.leaseDelete.run(id);
           }
@@ -511,11 +557,14 @@ export class SqliteStore implements Store, SqliteEventSource {
   }
 
   private async removeCompactedRows(revision: number): Promise<void> {
-    let low = this.guard(() => this.sql.minRev.get()?.rev) ?? revision;
-    while (low < revision && !this.isClosed) {
-      const high = Math.min(revision, low + this.compactionBatch);
+    // Positions of revision `revision` and later stay; batches span compactionBatch revisions.
+    const keep = positionOf(revision);
+    const step = positionOf(this.compactionBatch);
+    let low = this.guard(() => this.sql.minPos.get()?.pos) ?? keep;
+    while (low < keep && !this.isClosed) {
+      const high = Math.min(keep, low + step);
       const from = low;
-      this.guard(() => this.db.transaction(() => this.sql.compactRange.run(from, high, revision, revision)).immediate());
+      this.guard(() => this.db.transaction(() => this.sql.compactRange.run(from, high, keep, positionOf(revision + 1))).immediate());
       low = high;
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -1,13 +1,20 @@
 import { CompactedError } from '../errors.js';
 import type { Watch, WatchEvent, WatchStats } from '../store.js';
+import { positionOf, revisionOf } from './sqlite-schema.js';
+
+export interface SqliteEventPage {
+  readonly events: WatchEvent[];
+  /** The log position after the last event read (undefined when none was). */
+  readonly nextPosition: number | undefined;
+}
 
 /** What a watch needs from the SQLite store. All calls are synchronous and see committed data. */
 export interface SqliteEventSource {
   readonly revision: number;
   readonly compactedRevision: number;
   readonly closed: boolean;
-  /** Events with revision >= fromRevision whose key is in [start, end), in revision order. */
-  readEvents(fromRevision: number, start: Buffer, end: Buffer, limit: number): WatchEvent[];
+  /** Up to `limit` events at log positions >= fromPosition whose key is in [start, end), in log order. */
+  readEvents(fromPosition: number, start: Buffer, end: Buffer, limit: number): SqliteEventPage;
   /** Resolves at the next commit (or when the store closes). */
   nextChange(): Promise<void>;
   forget(watch: SqliteWatch): void;
@@ -16,11 +23,13 @@ export interface SqliteEventSource {
 const PAGE = 512;
 
 /**
- * A cursor over the revision log. It reads the next page only when the consumer has taken the
+ * A cursor over the revision log, kept as a log position rather than a revision so that a page
+ * boundary inside a multi-key commit resumes at the next key of that commit. It reads the next page only when the consumer has taken the
  * previous one, so a slow consumer simply lags behind (backpressure, nothing buffered beyond one
  * page); if compaction overtakes the cursor, the iterator throws CompactedError.
  */
 export class SqliteWatch implements Watch {
+  /** Next log position to read. */
   private cursor: number;
   private buffer: WatchEvent[] = [];
   private delivered = 0;
@@ -48,7 +57,7 @@ export class SqliteWatch implements Watch {
     private readonly end: Buffer,
     fromRevision: number,
   ) {
-    this.cursor = fromRevision;
+    this.cursor = positionOf(fromRevision);
     this.closedPromise = new Promise((resolve) => (this.wake = resolve));
   }
 
@@ -85,13 +94,16 @@ export class SqliteWatch implements Watch {
 
   private fill(): void {
     const compacted = this.source.compactedRevision;
-    if (this.cursor < compacted) {
+    if (revisionOf(this.cursor) < compacted) {
       void this.close();
-      throw new CompactedError(this.cursor, compacted);
+      throw new CompactedError(revisionOf(this.cursor), compacted);
     }
-    const events = this.source.readEvents(this.cursor, this.start, this.end, PAGE);
-    this.buffer = events;
-    const last = events[events.length - 1];
-    this.cursor = events.length === PAGE && last !== undefined ? last.revision + 1 : Math.max(this.cursor, this.source.revision + 1);
+    const page = this.source.readEvents(this.cursor, this.start, this.end, PAGE);
+    this.buffer = page.events;
+    // A short page read everything committed so far: skip ahead past the current revision.
+    this.cursor =
+      page.events.length === PAGE && page.nextPosition !== undefined
+        ? page.nextPosition
+        : Math.max(this.cursor, positionOf(this.source.revision + 1));
   }
 }
