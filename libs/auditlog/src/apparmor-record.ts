@@ -913,6 +913,7 @@ export function parseAppArmorRecord(line: string): AaLogRecord {
 
 /** parseAppArmorRecord plus what the line said around the record (host, type, ms). */
 export function parseAppArmorLine(line: string): { record: AaLogRecord; meta: AaLineMeta } {
+  if (typeof line !== 'string') return { record: emptyRecord(), meta: {} };
   const nul = line.indexOf('\0');
   // libapparmor works on a C string
   const p = new AaParser(nul >= 0 ? line.slice(0, nul) : line);
@@ -925,6 +926,7 @@ export function parseAppArmorLine(line: string): { record: AaLogRecord; meta: Aa
  * record whose envelope libapparmor does not know, e.g. journald or `node=` lines).
  */
 export function parseAppArmorKeyList(text: string): AaLogRecord {
+  if (typeof text !== 'string') return emptyRecord();
   const nul = text.indexOf('\0');
   const p = new AaParser(nul >= 0 ? text.slice(0, nul) : text);
   p.parseKeyListOnly();

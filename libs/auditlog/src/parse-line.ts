@@ -67,6 +67,8 @@ function readAppArmor(line: string, f: FramedLine): AaLogRecord {
  * fields), SELinux (sepolgen's reading), a Linux-audit record, or unparsed. Never throws.
  */
 export function classifyLine(line: string, maxLineLength = DEFAULT_MAX_LINE_LENGTH): ClassifiedLine {
+  // JavaScript callers can hand over anything; a non-string is a line with no record
+  if (typeof line !== 'string') return unparsed('', 'not-an-audit-record');
   if (line.length > maxLineLength) return unparsed(line, 'too-long');
   if (isBlank(line)) return unparsed(line, 'empty');
   // fast path for the common case, an AppArmor record in an envelope libapparmor reads:
