@@ -65,6 +65,7 @@ function isFieldWs(c: number): boolean {
  */
 export function parseFields(s: string, start = 0, end = s.length, recordType = ''): Record<string, string> {
   const execve = recordType === 'EXECVE';
+  if (typeof s !== 'string') return {};
   // a plain object: records of one type share their shape (a null-prototype object would be a
   // slow dictionary); "__proto__" is the one key that needs defineProperty to stay data
   const out: Record<string, string> = {};

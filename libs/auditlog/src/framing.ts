@@ -113,6 +113,7 @@ function readJournal(line: string): JournalFields | undefined {
  * Pure and total: any string gives a FramedLine.
  */
 export function frameLine(raw: string): FramedLine {
+  if (typeof raw !== 'string') return { envelope: 'none', body: '', fieldsAt: 0, wellFormed: true };
   let end = raw.length;
   while (end > 0) {
     const c = raw.charCodeAt(end - 1);

@@ -11,6 +11,7 @@ import type {
 
 /** user:role:type[:level], the level (an MLS range may contain ':') kept whole; as sepolgen. */
 export function parseSecurityContext(text: string): SecurityContext | undefined {
+  if (typeof text !== 'string') return undefined;
   const a = text.indexOf(':');
   if (a < 0) return undefined;
   const b = text.indexOf(':', a + 1);

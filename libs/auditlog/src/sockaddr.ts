@@ -75,6 +75,7 @@ function ipv6Text(b: Uint8Array, at: number): string {
  * family, network order for ports and addresses). Undefined when it is not hex or too short.
  */
 export function decodeSockAddr(saddr: string): SockAddr | undefined {
+  if (typeof saddr !== 'string') return undefined;
   const b = hexBytes(saddr);
   if (!b) return undefined;
   // sa_family is host-endian; every arch audit runs on here is little-endian except s390x/ppc64
