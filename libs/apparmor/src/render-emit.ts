@@ -22,24 +22,38 @@ const FLAGS = 'flags=(attach_disconnected,mediate_deleted)';
 const PRIVILEGED = ['mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,'];
 const POST = '/lib/x86_64-linux-gnu/{*,**} rm,';
 
+/** The comment naming a rule's origin, made once per origin object (profiles share rules). */
+const originTexts = new WeakMap<Origin, string>();
+function originText(o: Origin): string {
+  let text = originTexts.get(o);
+  if (text === undefined) {
+    text = commentText(`${o.policy} ${o.field}`);
+    originTexts.set(o, text);
+  }
+  return text;
+}
+
 /** Sorted, de-duplicated rule lines, each with the origins that produced it. */
 class Section {
-  private readonly lines = new Map<string, Set<string>>();
+  private readonly lines = new Map<string, string[]>();
   constructor(readonly title: string) {}
 
-  add(line: string, origins: Iterable<Origin>): void {
-    const set = this.lines.get(line) ?? new Set<string>();
-    for (const o of origins) set.add(`${o.policy} ${o.field}`);
-    this.lines.set(line, set);
+  add(line: string, origins: readonly Origin[]): void {
+    const list = this.lines.get(line);
+    const texts = origins.map(originText);
+    if (list) list.push(...texts);
+    else this.lines.set(line, texts);
   }
 
   render(): string[] {
     if (this.lines.size === 0) return [];
     const sorted = [...this.lines].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return [
-      `  # ${this.title}`,
-      ...sorted.map(([line, origins]) => (origins.size === 0 ? `  ${line}` : `  ${line}  # ${commentText([...origins].sort().join('; '))}`)),
-    ];
+    const out = [`  # ${this.title}`];
+    for (const [line, origins] of sorted) {
+      if (origins.length === 0) out.push(`  ${line}`);
+      else out.push(`  ${line}  # ${(origins.length === 1 ? origins : [...new Set(origins)].sort()).join('; ')}`);
+    }
+    return out;
   }
 }
 
@@ -90,6 +104,43 @@ function notRendered(rule: RenderRule, profile: string, posture: string): Unenfo
   };
 }
 
+/**
+ * The lines of a file, network or capability rule: the same in every profile that holds it, so
+ * made once per rule (global rules are copied into every fromSource profile).
+ */
+const fixedLineCache = new WeakMap<RenderRule, string[]>();
+function fixedLines(rule: RenderRule): string[] {
+  const cached = fixedLineCache.get(rule);
+  if (cached) return cached;
+  const audit = rule.action === 'Audit' ? 'audit ' : '';
+  let lines: string[] = [];
+  switch (rule.class) {
+    case 'network': {
+      const what = rule.token === '' ? 'network,' : `network ${rule.token},`;
+      lines = [rule.action === 'Block' ? `audit deny ${what}` : `${audit}${what}`];
+      break;
+    }
+    case 'capability':
+      lines = [rule.action === 'Block' ? `audit deny capability ${rule.capability},` : `${audit}capability ${rule.capability},`];
+      break;
+    case 'file': {
+      const p = quoted(rule.aare);
+      if (rule.action === 'Block') {
+        if (rule.readOnly && rule.ownerOnly) lines = [`audit deny owner ${p} klw,`, `audit deny other ${p} klmrw,`];
+        else if (rule.ownerOnly) lines = [`owner ${p} klmrw,`, `audit deny other ${p} klmrw,`];
+        else lines = [`audit deny ${p} ${rule.readOnly ? 'klw' : 'klmrw'},`];
+      } else {
+        lines = [`${audit}${rule.ownerOnly ? 'owner ' : ''}${p} ${rule.readOnly ? 'klr' : 'klmrw'},`];
+      }
+      break;
+    }
+    case 'process':
+      break;
+  }
+  fixedLineCache.set(rule, lines);
+  return lines;
+}
+
 export interface EmitContext {
   set: ProfileSet;
   host: string;
@@ -119,34 +170,16 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
         continue;
       }
     }
-    const audit = rule.action === 'Audit' ? 'audit ' : '';
     switch (rule.class) {
-      case 'network': {
-        const what = rule.token === '' ? 'network,' : `network ${rule.token},`;
-        network.add(rule.action === 'Block' ? `audit deny ${what}` : `${audit}${what}`, o);
+      case 'network':
+        for (const line of fixedLines(rule)) network.add(line, o);
         break;
-      }
       case 'capability':
-        caps.add(rule.action === 'Block' ? `audit deny capability ${rule.capability},` : `${audit}capability ${rule.capability},`, o);
+        for (const line of fixedLines(rule)) caps.add(line, o);
         break;
-      case 'file': {
-        const p = quoted(rule.aare);
-        if (rule.action === 'Block') {
-          if (rule.readOnly && rule.ownerOnly) {
-            files.add(`audit deny owner ${p} klw,`, o);
-            files.add(`audit deny other ${p} klmrw,`, o);
-          } else if (rule.ownerOnly) {
-            files.add(`owner ${p} klmrw,`, o);
-            files.add(`audit deny other ${p} klmrw,`, o);
-          } else {
-            files.add(`audit deny ${p} ${rule.readOnly ? 'klw' : 'klmrw'},`, o);
-          }
-        } else {
-          const owner = rule.ownerOnly ? 'owner ' : '';
-          files.add(`${audit}${owner}${p} ${rule.readOnly ? 'klr' : 'klmrw'},`, o);
-        }
+      case 'file':
+        for (const line of fixedLines(rule)) files.add(line, o);
         break;
-      }
       case 'process':
         if (rule.action === 'Block') {
           if (rule.ownerOnly) {

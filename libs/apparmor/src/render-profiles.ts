@@ -11,7 +11,7 @@
  *   holding the Allow rule becomes an allow-list.
  */
 import { DISPATCHER_PROFILE, sourceProfileNames } from './render-names.js';
-import type { RenderRule } from './render-rules.js';
+import type { PathRule, RenderRule } from './render-rules.js';
 import type { Postures } from './render-types.js';
 
 export interface Blankets {
@@ -37,12 +37,12 @@ export interface ProfileSet {
   sourceNames: Map<string, string>;
 }
 
-const classKey = (rule: RenderRule) => `${rule.class === 'process' ? 'process' : rule.class}:${rule.key}`;
+const classKey = (rule: RenderRule) => `${rule.class}:${rule.key}`;
 
 /** Upstream: a fromSource directory rule covers global rules under it (recursive, or one level). */
-function coveredByDirectory(global: RenderRule, own: readonly RenderRule[]): boolean {
+function coveredByDirectory(global: RenderRule, ownDirs: readonly PathRule[]): boolean {
   if (global.class !== 'process' && global.class !== 'file') return false;
-  return own.some((rule) => {
+  return ownDirs.some((rule) => {
     if (rule.class !== global.class || !rule.dir) return false;
     const dir = rule.dir.path;
     if (global.key === dir || !global.key.startsWith(dir)) return false;
@@ -61,6 +61,7 @@ function blankets(rules: readonly RenderRule[], postures: Postures): Blankets {
 
 export function buildProfiles(rules: readonly RenderRule[], postures: Postures): ProfileSet {
   const global = rules.filter((r) => r.sources.length === 0);
+  const globalKeys = global.map(classKey);
   const ownBySource = new Map<string, RenderRule[]>();
   for (const rule of rules) {
     for (const source of rule.sources) ownBySource.set(source, [...(ownBySource.get(source) ?? []), rule]);
@@ -69,7 +70,8 @@ export function buildProfiles(rules: readonly RenderRule[], postures: Postures):
 
   const children = [...ownBySource].map(([source, own]): ProfileModel => {
     const ownKeys = new Set(own.map(classKey));
-    const inherited = global.filter((g) => !ownKeys.has(classKey(g)) && !coveredByDirectory(g, own));
+    const ownDirs = own.filter((r): r is PathRule => (r.class === 'process' || r.class === 'file') && r.dir !== undefined);
+    const inherited = global.filter((g, i) => !ownKeys.has(globalKeys[i]!) && (ownDirs.length === 0 || !coveredByDirectory(g, ownDirs)));
     const all = [...own, ...inherited];
     return { name: sourceNames.get(source)!, source, rules: all, blankets: blankets(all, postures) };
   });
