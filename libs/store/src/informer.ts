@@ -124,6 +124,7 @@ export class Informer {
         if (needList) {
           await this.relist();
           listedAt = Date.now();
+          backoff = this.initialBackoffMs;
           needList = false;
           if (!listed) synced();
           listed = true;
