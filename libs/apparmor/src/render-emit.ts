@@ -141,6 +141,21 @@ function fixedLines(rule: RenderRule): string[] {
   return lines;
 }
 
+/** Source binary AARE → its profile name, made once per profile set. */
+const sourceMaps = new WeakMap<ProfileSet, Map<string, string>>();
+function sourcesByAare(set: ProfileSet): Map<string, string> {
+  let map = sourceMaps.get(set);
+  if (!map) {
+    map = new Map();
+    for (const [source, name] of set.sourceNames) {
+      const aare = literalAare(source);
+      if (!('error' in aare)) map.set(aare.text, name);
+    }
+    sourceMaps.set(set, map);
+  }
+  return map;
+}
+
 export interface EmitContext {
   set: ProfileSet;
   host: string;
@@ -195,14 +210,10 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
     }
   }
 
-  // Exec transitions: one per literal, one shared by all globs.
-  const sourceByAare = new Map<string, string>();
-  for (const [source, name] of ctx.set.sourceNames) {
-    const aare = literalAare(source);
-    if (!('error' in aare)) sourceByAare.set(aare.text, name);
-  }
+  // Exec transitions: exactly one per exact path; a rule on a source binary joins its hand-over.
+  const sourceByAare = sourcesByAare(ctx.set);
   const selfAare = profile.source === undefined ? undefined : (literalAare(profile.source) as { text: string }).text;
-  const sourceLines = new Map<string, { audit: boolean; explicit: boolean; everyone: boolean; origins: Origin[] }>();
+  const sourceLines = new Map<string, { audit: boolean; everyone: boolean; origins: Origin[] }>();
   let selfAudit: Origin[] | undefined;
   for (const [text, entry] of execTable) {
     const target = entry.literal ? sourceByAare.get(text) : undefined;
@@ -211,9 +222,8 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
       continue;
     }
     if (target !== undefined) {
-      const line = sourceLines.get(text) ?? { audit: false, explicit: false, everyone: false, origins: [] };
+      const line = sourceLines.get(text) ?? { audit: false, everyone: false, origins: [] };
       line.audit ||= entry.audit;
-      line.explicit = true;
       line.everyone ||= entry.everyone;
       line.origins.push(...entry.origins);
       sourceLines.set(text, line);
