@@ -5,7 +5,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Store } from '@kvmservice/store';
 import type { Logger } from 'pino';
-import { Informer } from '../store/informer.js';
+import { Informer } from '@kvmservice/store';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { KEYS, LOGGER, STORE } from '../tokens.js';
 

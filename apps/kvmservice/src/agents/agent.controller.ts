@@ -15,6 +15,7 @@ import type {
   SyncResponse,
 } from '@kvmservice/api';
 import { VIRTUAL_MACHINE } from '@kvmservice/resources';
+import { AlreadyExistsError, ConflictError, type Store } from '@kvmservice/store';
 import type { Logger } from 'pino';
 import { ApiError } from '../api-error.js';
 import { AuthService } from '../auth/auth-service.js';
@@ -28,7 +29,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { ObjectService } from '../objects/object-service.js';
 import { AttributionService } from '../telemetry/attribution.service.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
-import { LOGGER, TLS } from '../tokens.js';
+import { LOGGER, STORE, TLS } from '../tokens.js';
 import { AgentSessions, type AgentSession } from './agent-sessions.js';
 import { artifactStatusView, desiredStateToWire, factsView } from './wire.js';
 
@@ -48,6 +49,7 @@ export class AgentController {
     private readonly attribution: AttributionService,
     private readonly metrics: MetricsService,
     private readonly replica: ReplicaService,
+    @Inject(STORE) private readonly store: Store,
     @Inject(TLS) private readonly tls: TlsMaterial | undefined,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -56,16 +58,23 @@ export class AgentController {
   async join(request: JoinRequest__Output, _metadata: Metadata): Promise<JoinResponse> {
     const stop = this.metrics.grpcTimer('Join');
     try {
-      const joined = await this.auth.consumeBootstrapToken(request.token, request.hostname, request.labels ?? {});
+      const joined = await this.auth.checkBootstrapToken(request.token, request.hostname, request.labels ?? {});
       const found = await this.objects.find(VIRTUAL_MACHINE, joined.host);
       // Labels: what the agent asks for, then what an admin already set, then the token's (which win).
       const labels = { ...joined.agentLabels, ...(found?.object.metadata.labels ?? {}), ...joined.tokenLabels };
-      if (!found) {
-        await this.objects.createIfAbsent({ apiVersion: VIRTUAL_MACHINE.apiVersion, kind: VIRTUAL_MACHINE.kind, metadata: { name: joined.host, labels } });
-      } else if (JSON.stringify(labels) !== JSON.stringify(found.object.metadata.labels ?? {})) {
-        await this.objects.label(VIRTUAL_MACHINE.kind, joined.host, { set: labels, remove: [], overwrite: true });
+      const hostWrite = await this.objects.hostWrite(joined.host, labels);
+      const { credential, operations } = await this.auth.credentialWrites(joined.host);
+      // Token used, host written, credential issued: all at once or not at all. A concurrent join
+      // with the same token, or a concurrent change of the host, fails the preconditions.
+      try {
+        await this.store.commit([joined.markUsed, ...(hostWrite ? [hostWrite] : []), ...operations]);
+      } catch (e) {
+        if ((e instanceof ConflictError || e instanceof AlreadyExistsError) && e.key === joined.markUsed.key) {
+          throw new ApiError('Unauthenticated', 'invalid, expired or already used bootstrap token');
+        }
+        if (e instanceof ConflictError || e instanceof AlreadyExistsError) throw new ApiError('Conflict', `host "${joined.host}" changed during the join; join again`);
+        throw e;
       }
-      const credential = await this.auth.issueCredential(joined.host);
       await this.status.update(joined.host, (s) => ({ ...s, facts: { ...(request.facts ?? {}) } }));
       this.log.info({ host: joined.host, boundToken: joined.boundToHost }, 'host joined');
       this.metrics.joins.inc({ result: 'ok' });

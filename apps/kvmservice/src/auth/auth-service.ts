@@ -6,7 +6,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Metadata } from '@grpc/grpc-js';
 import { hostLabels, NAME_PATTERN, labelProblems } from '@kvmservice/resources';
-import { ConflictError, type Store } from '@kvmservice/store';
+import type { CommitOperation, Store } from '@kvmservice/store';
 import { ApiError } from '../api-error.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { KEYS, STORE } from '../tokens.js';
@@ -127,15 +127,23 @@ export class AuthService {
     return (await this.store.get(this.keys.credential(credentialId))) !== undefined;
   }
 
-  /** Issues a host's credential, replacing (and so revoking) any previous one. */
-  async issueCredential(host: string, now = Date.now()): Promise<string> {
+  /**
+   * The writes that issue a host's credential, replacing (and so revoking) any previous one: for
+   * one atomic commit with the rest of a join. The secret is returned once, stored only hashed.
+   */
+  async credentialWrites(host: string, now = Date.now()): Promise<{ credential: string; operations: CommitOperation[] }> {
     const id = randomToken(16);
     const secret = randomSecret();
-    await this.store.create(this.keys.credential(id), JSON.stringify({ host, hash: hashSecret(secret), createdAt: now } satisfies StoredCredential));
-    const previous = await this.read<{ id: string }>(this.keys.hostCredential(host));
-    await this.store.put(this.keys.hostCredential(host), JSON.stringify({ id }));
-    if (previous && previous.id !== id) await this.store.delete(this.keys.credential(previous.id)).catch(() => undefined);
-    return `${AGENT_PREFIX}.${id}.${secret}`;
+    const previous = await this.store.get(this.keys.hostCredential(host));
+    const previousId = previous ? (JSON.parse(previous.value.toString('utf8')) as { id: string }).id : undefined;
+    const operations: CommitOperation[] = [
+      { type: 'create', key: this.keys.credential(id), value: JSON.stringify({ host, hash: hashSecret(secret), createdAt: now } satisfies StoredCredential) },
+      previous
+        ? { type: 'update', key: this.keys.hostCredential(host), value: JSON.stringify({ id }), expectRevision: previous.modRevision }
+        : { type: 'create', key: this.keys.hostCredential(host), value: JSON.stringify({ id }) },
+    ];
+    if (previousId && (await this.store.get(this.keys.credential(previousId)))) operations.push({ type: 'delete', key: this.keys.credential(previousId) });
+    return { credential: `${AGENT_PREFIX}.${id}.${secret}`, operations };
   }
 
   async hostHasCredential(host: string): Promise<boolean> {
@@ -187,15 +195,16 @@ export class AuthService {
   }
 
   /**
-   * Consumes a bootstrap token for a join: valid, unexpired, unused; marks it used (once, even
-   * under concurrent joins). Returns the host name and labels the join gets.
+   * Checks a bootstrap token for a join: valid, unexpired, unused. Returns the host name and labels
+   * the join gets, and the write that marks the token used — conditional on the token being
+   * unchanged, so that of two concurrent joins with one token only one commits.
    */
-  async consumeBootstrapToken(
+  async checkBootstrapToken(
     token: string,
     requestedHost: string,
     requestedLabels: Record<string, string>,
     now = Date.now(),
-  ): Promise<{ host: string; tokenLabels: Record<string, string>; agentLabels: Record<string, string>; boundToHost: boolean }> {
+  ): Promise<{ host: string; tokenLabels: Record<string, string>; agentLabels: Record<string, string>; boundToHost: boolean; markUsed: CommitOperation }> {
     const m = BOOTSTRAP.exec(token);
     const refuse = () => new ApiError('Unauthenticated', 'invalid, expired or already used bootstrap token');
     if (!m) throw refuse();
@@ -214,14 +223,9 @@ export class AuthService {
     if (stored.hostname === '' && (await this.hostHasCredential(host))) {
       throw new ApiError('PermissionDenied', `host "${host}" has already joined; use its credential, or a token created for it (kvmctl token create --hostname ${host})`);
     }
-    try {
-      await this.store.update(this.keys.bootstrapToken(stored.id), JSON.stringify({ ...stored, usedBy: host }), { expectRevision: kv.modRevision });
-    } catch (e) {
-      if (e instanceof ConflictError) throw refuse();
-      throw e;
-    }
+    const markUsed: CommitOperation = { type: 'update', key: this.keys.bootstrapToken(stored.id), value: JSON.stringify({ ...stored, usedBy: host }), expectRevision: kv.modRevision };
     const builtIn = hostLabels(host, {});
     const agentLabels = Object.fromEntries(Object.entries(requestedLabels).filter(([k]) => !(k in builtIn)));
-    return { host, tokenLabels: stored.labels, agentLabels, boundToHost: stored.hostname !== '' };
+    return { host, tokenLabels: stored.labels, agentLabels, boundToHost: stored.hostname !== '', markUsed };
   }
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kvmservice/api';
 import { startTestService, type TestService } from '../testing/service-harness.js';
+import { joinHost } from '../testing/test-agent.js';
 
 describe('ControlService smoke', () => {
   let svc: TestService;
@@ -20,5 +21,57 @@ describe('ControlService smoke', () => {
     expect(again.results[0]!.outcome).toBe('APPLY_OUTCOME_UNCHANGED');
     const list = await unary(control.list.bind(control), { kind: 'hsp' });
     expect(list.items.map((i) => JSON.parse(i).metadata.name)).toEqual(['p1']);
+  });
+});
+
+describe('Apply is all or nothing', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  const hsp = (name: string, path = '/etc/shadow', resourceVersion?: string) => ({
+    apiVersion: 'security.kubearmor.com/v1',
+    kind: 'KubeArmorHostPolicy',
+    metadata: { name, ...(resourceVersion ? { resourceVersion } : {}) },
+    spec: { nodeSelector: { matchLabels: { env: 'prod' } }, file: { matchPaths: [{ path }] } },
+  });
+
+  async function names(): Promise<string[]> {
+    const control = svc.control();
+    return (await unary(control.list.bind(control), { kind: 'hsp', labelSelector: '', limit: 0, continueToken: '' })).items.map((i) => JSON.parse(i).metadata.name).sort();
+  }
+
+  it('stores nothing when one object is invalid, a duplicate, or stale', async () => {
+    const control = svc.control();
+    const created = await unary(control.apply.bind(control), { objects: [JSON.stringify(hsp('base'))], dryRun: false });
+    const revision = await svc.store.currentRevision();
+    const attempts = [
+      [hsp('a'), hsp('b', 'relative')],
+      [hsp('a'), hsp('a')],
+      [hsp('a'), hsp('base', '/etc/passwd', String(Number(created.results[0]!.resourceVersion) + 1000))],
+    ];
+    for (const objects of attempts) {
+      await expect(unary(control.apply.bind(control), { objects: objects.map((o) => JSON.stringify(o)), dryRun: false })).rejects.toThrow();
+    }
+    expect(await names()).toEqual(['base']);
+    expect(await svc.store.currentRevision()).toBe(revision);
+    // The same objects, valid and fresh, go in together at one revision.
+    const ok = await unary(control.apply.bind(control), { objects: [hsp('a'), hsp('b'), hsp('base', '/etc/passwd', created.results[0]!.resourceVersion)].map((o) => JSON.stringify(o)), dryRun: false });
+    expect(new Set(ok.results.map((r) => r.resourceVersion)).size).toBe(1);
+    expect(ok.results.map((r) => r.outcome)).toEqual(['APPLY_OUTCOME_CREATED', 'APPLY_OUTCOME_CREATED', 'APPLY_OUTCOME_CONFIGURED']);
+    expect(await names()).toEqual(['a', 'b', 'base']);
+  });
+
+  it('lets exactly one of two concurrent joins with one token succeed', async () => {
+    const control = svc.control();
+    const t = await unary(control.createToken.bind(control), { hostname: '', labels: {}, ttlSeconds: 600, description: '' });
+    const results = await Promise.allSettled([joinHost(svc.agent(), t.secret, 'race-1'), joinHost(svc.agent(), t.secret, 'race-2')]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const hosts = (await unary(control.list.bind(control), { kind: 'kvm', labelSelector: '', limit: 0, continueToken: '' })).items.map((i) => JSON.parse(i).metadata.name);
+    expect(hosts).toHaveLength(1);
   });
 });

@@ -17,7 +17,7 @@ import {
 } from '@kvmservice/resources';
 import type { KeyValue, Store } from '@kvmservice/store';
 import type { Logger } from 'pino';
-import { Informer, type InformerChange } from '../store/informer.js';
+import { Informer, type InformerChange } from '@kvmservice/store';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { KEYS, LOGGER, STORE } from '../tokens.js';
 import {

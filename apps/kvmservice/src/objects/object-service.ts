@@ -15,7 +15,7 @@ import {
   type Resource,
   type ResourceKind,
 } from '@kvmservice/resources';
-import { ConflictError, NotFoundError, parseResourceVersion, type KeyValue, type Store } from '@kvmservice/store';
+import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store } from '@kvmservice/store';
 import { ApiError } from '../api-error.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 
@@ -37,6 +37,25 @@ export interface ObjectChange {
 
 /** Server-set metadata: never taken from input, kept across updates. */
 const SERVER_METADATA = ['uid', 'resourceVersion', 'generation', 'creationTimestamp'] as const;
+
+/** Splits writes into groups that fit one store commit (count and bytes). */
+function chunkWrites<T extends { stored: unknown }>(writes: T[]): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const w of writes) {
+    const size = Buffer.byteLength(JSON.stringify(w.stored));
+    if (current.length > 0 && (current.length >= MAX_COMMIT_OPERATIONS || bytes + size > MAX_COMMIT_VALUE_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(w);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 type Json = Record<string, unknown>;
 
@@ -154,31 +173,42 @@ export class ObjectService {
     if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
 
     const plans = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
-    const results: ApplyResult[] = [];
     if (options.dryRun) {
       return plans.map((p) => ({ kind: p.kind, name: p.name, outcome: p.outcome, resourceVersion: p.current ? String(p.current.modRevision) : '' }));
     }
-    const written: { plan: (typeof plans)[number]; kv: KeyValue }[] = [];
+    const writes = plans.filter((p) => p.outcome !== 'unchanged');
+    const written = new Map<string, KeyValue>();
+    const committed: { plan: (typeof plans)[number]; kv: KeyValue }[] = [];
     try {
-      for (const plan of plans) {
-        if (plan.outcome === 'unchanged') {
-          results.push({ kind: plan.kind, name: plan.name, outcome: 'unchanged', resourceVersion: String(plan.current!.modRevision) });
-          continue;
-        }
-        const key = this.keys.object(plan.kind, plan.name);
-        const value = JSON.stringify(plan.stored);
-        const kv = plan.current ? await this.store.update(key, value, { expectRevision: plan.current.modRevision }) : await this.store.create(key, value);
-        written.push({ plan, kv });
-        results.push({ kind: plan.kind, name: plan.name, outcome: plan.outcome, resourceVersion: String(kv.modRevision) });
+      // One atomic commit per chunk (the store's limits: operations and bytes per commit). An apply
+      // within one chunk is all or nothing; a larger one rolls back the chunks already committed.
+      for (const chunk of chunkWrites(writes)) {
+        const result = await this.store.commit(
+          chunk.map((plan) => {
+            const key = this.keys.object(plan.kind, plan.name);
+            const value = JSON.stringify(plan.stored);
+            return plan.current ? { type: 'update' as const, key, value, expectRevision: plan.current.modRevision } : { type: 'create' as const, key, value };
+          }),
+        );
+        chunk.forEach((plan, i) => {
+          const kv = result.results[i] as KeyValue;
+          written.set(`${plan.kind.kind}/${plan.name}`, kv);
+          committed.push({ plan, kv });
+        });
       }
     } catch (e) {
-      await this.rollback(written);
+      await this.rollback(committed);
       throw toApiError(e);
     }
-    return results;
+    return plans.map((p) => ({
+      kind: p.kind,
+      name: p.name,
+      outcome: p.outcome,
+      resourceVersion: String((written.get(`${p.kind.kind}/${p.name}`) ?? p.current!).modRevision),
+    }));
   }
 
-  /** Undoes the writes of a failed apply (best effort: a concurrent writer's later change wins). */
+  /** Undoes the committed chunks of a failed apply (best effort: a concurrent writer's later change wins). */
   private async rollback(written: { plan: { kind: ResourceKind; name: string; current?: KeyValue }; kv: KeyValue }[]): Promise<void> {
     for (const { plan, kv } of written.reverse()) {
       const key = this.keys.object(plan.kind, plan.name);
@@ -264,24 +294,22 @@ export class ObjectService {
     }
   }
 
-  /** Creates an object the server itself makes (e.g. a host on join), validated like any other; an existing one is kept. */
-  async createIfAbsent(object: Json): Promise<{ created: boolean; object: Resource }> {
-    const result = validateResource(object);
-    if (!result.valid) throw new ApiError('InvalidArgument', result.errors.map(formatFieldError).join('\n'));
-    const { kind } = result;
-    const name = result.resource.metadata.name;
-    const existing = await this.find(kind, name);
-    if (existing) return { created: false, object: existing.object };
-    const mine = userPart(object);
-    const stored = { ...mine, metadata: { ...(mine.metadata as Json), uid: randomUUID(), generation: 1, creationTimestamp: this.now().toISOString() } };
-    try {
-      const kv = await this.store.create(this.keys.object(kind, name), JSON.stringify(stored));
-      return { created: true, object: withVersion(stored, kv) };
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'AlreadyExists') throw toApiError(e);
-      const raced = await this.find(kind, name);
-      return { created: false, object: raced!.object };
-    }
+  /**
+   * The write that creates a host, or sets its labels, for one atomic commit with other writes
+   * (a join). Validated like any object.
+   */
+  async hostWrite(name: string, labels: Record<string, string>): Promise<CommitOperation | undefined> {
+    const kind = resolveKind('kvm');
+    const found = await this.find(kind, name);
+    const object = found
+      ? { ...parseStored(found.kv), metadata: { ...((parseStored(found.kv).metadata as Json) ?? {}), labels } }
+      : { apiVersion: kind.apiVersion, kind: kind.kind, metadata: { name, labels, uid: randomUUID(), generation: 1, creationTimestamp: this.now().toISOString() } };
+    if (Object.keys(labels).length === 0) delete (object.metadata as Json).labels;
+    const check = validateResource(object);
+    if (!check.valid) throw new ApiError('InvalidArgument', check.errors.map((e) => `${kind.kind}/${name}: ${formatFieldError(e)}`).join('\n'));
+    if (found && canonicalJson(labelsOf(parseStored(found.kv))) === canonicalJson(labels)) return undefined;
+    const key = this.keys.object(kind, name);
+    return found ? { type: 'update', key, value: JSON.stringify(object), expectRevision: found.kv.modRevision } : { type: 'create', key, value: JSON.stringify(object) };
   }
 
   /**
