@@ -204,7 +204,8 @@ export function discoverHostNetworkPolicy(model: HostModel, options: HostNetwork
     }
   }
 
-  const hasIngress = ingress.size > 0;
+  // a listener seen (even one left closed) means ingress was observed, so it is restricted
+  const hasIngress = ingress.size > 0 || listening.size > 0;
   const hasEgress = egress.size > 0;
   if (!hasIngress && !hasEgress) return { notes };
   const failsafe = (peers: Peers, ports: readonly FailsafePort[]) => {

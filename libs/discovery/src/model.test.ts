@@ -196,7 +196,7 @@ describe('serialisation', () => {
 describe('mergeModels', () => {
   it('merging the models of two halves of the events gives the model of all of them', () => {
     const events = fc.array(
-      fc.tuple(fc.constantFrom('/bin/a', '/bin/b', '/bin/c'), fc.constantFrom('/etc/x', '/etc/y', '/var/z', '/usr/lib/l.so'), fc.constantFrom(['read'], ['write'], ['mmap']), fc.integer({ min: 0, max: 100 }), fc.boolean(), fc.boolean()),
+      fc.tuple(fc.constantFrom('/bin/a', '/bin/b', '/bin/c'), fc.constantFrom('/etc/x', '/etc/y', '/var/z', '/usr/lib/l.so'), fc.constantFrom<string[]>(['read'], ['write'], ['mmap']), fc.integer({ min: 0, max: 100 }), fc.boolean(), fc.boolean()),
       { maxLength: 60 },
     );
     fc.assert(
