@@ -6,9 +6,10 @@ export interface CliIo {
   readStdin: () => Promise<string>;
   /**
    * Standard input line by line, read as the lines are consumed, for inputs too large to hold
-   * (`parse-log`). Absent in tests, which give stdin as one string.
+   * (`parse-log`). `beforeRead` runs before each read that may block (to flush output).
+   * Absent in tests, which give stdin as one string.
    */
-  stdinLines?: () => Iterable<string>;
+  stdinLines?: (beforeRead?: () => void) => Iterable<string>;
   /** Resolves when stdout has room again (pipe backpressure); absent = always room. */
   drain?: () => Promise<void>;
   env: Record<string, string | undefined>;

@@ -24,12 +24,15 @@ function readChunk(fd: number, buffer: Buffer): number {
  * The lines of a file descriptor, read as they are consumed, so that a log of any size is parsed
  * in bounded memory by the synchronous parsers. Lines end at `\n` (a `\r` before it is dropped);
  * a last line without newline is yielded too. Invalid UTF-8 becomes U+FFFD, as the parsers expect.
+ * `beforeRead` runs before every read that may block.
  */
-export function* readLinesSync(fd: number): Generator<string> {
+export function* readLinesSync(fd: number, beforeRead?: () => void): Generator<string> {
   const buffer = Buffer.allocUnsafe(CHUNK);
   const decoder = new StringDecoder('utf8');
   let carry = '';
   for (;;) {
+    // The caller flushes its output here: everything from the input so far is out before we wait for more.
+    beforeRead?.();
     const n = readChunk(fd, buffer);
     const text = n === 0 ? carry + decoder.end() : carry + decoder.write(buffer.subarray(0, n));
     let start = 0;

@@ -28,7 +28,7 @@ const code = await runKvmctl(process.argv.slice(2), {
   stdout: (s) => void process.stdout.write(s),
   stderr: (s) => void process.stderr.write(s),
   readStdin,
-  stdinLines: () => readLinesSync(0),
+  stdinLines: (beforeRead) => readLinesSync(0, beforeRead),
   drain: () => (process.stdout.writableNeedDrain ? new Promise((resolve) => process.stdout.once('drain', resolve)) : Promise.resolve()),
   env: process.env,
   cwd: process.cwd(),

@@ -75,7 +75,11 @@ async function watch(session: ServerSession, type: Extract<CliType, { type: 'res
   // --watch-only the list only fixes where the changes start.
   const listed = await listObjects(session, type.kind, selector, countFlag('--chunk-size', opts.chunkSize) || DEFAULT_CHUNK_SIZE);
   const resourceVersion = listed.resourceVersion;
-  if (!opts.watchOnly) io.stdout(printer.print(listed.items.filter(wanted).map((object) => ({ type: 'ADDED', object }))));
+  if (!opts.watchOnly) {
+    const initial = listed.items.filter(wanted);
+    if (initial.length === 0 && (print.format === 'table' || print.format === 'wide')) io.stderr('No resources found.\n');
+    io.stdout(printer.print(initial.map((object) => ({ type: 'ADDED', object }))));
+  }
   await session.stream(
     (c) => c.watch({ kind: type.kind.kind, labelSelector: selector, resourceVersion }),
     async (change: WatchResponse__Output) => {
