@@ -74,7 +74,8 @@ export function resolveConnection(globals: GlobalOptions, io: CliIo): ResolvedCo
       throw new CliError(`certificate authority ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
   }
-  const insecure = globals.insecure ?? context?.insecure ?? false;
+  // A CA given on the command line means TLS, even over a context that says insecure.
+  const insecure = globals.insecure ?? (globals.certificateAuthority !== undefined ? false : (context?.insecure ?? false));
   if (!insecure && caPem === undefined) {
     throw new CliError(`no certificate authority for ${address} (${origin}): set certificate-authority-data in the context, pass --certificate-authority FILE, or --insecure for a plain-text development server`);
   }

@@ -17,10 +17,12 @@ const stop = new AbortController();
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    // A second Ctrl-C ends at once, whatever is still running.
+    // Streaming commands (get --watch, logs -f) end cleanly on the abort, with exit 0; anything
+    // else still running a moment later, or a second Ctrl-C, ends the process as interrupted.
     if (interrupted) process.exit(130);
     interrupted = true;
     stop.abort();
+    setTimeout(() => process.exit(130), 2000).unref();
   });
 }
 

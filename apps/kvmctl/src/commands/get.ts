@@ -117,6 +117,7 @@ export function registerGet(program: Command, io: CliIo): void {
       const print: PrintOptions = { format, now: new Date(), showLabels: opts.showLabels === true, noHeaders: !opts.headers };
       const watching = opts.watch === true || opts.watchOnly === true;
       if (selector !== '' && groups.some((g) => g.names.length > 0)) throw usageError('a selector (-l) cannot be combined with names');
+      if (selector !== '' && groups.some((g) => g.type.type === 'tokens')) throw usageError('tokens have no labels: -l does not apply to them');
       await withSession(command.optsWithGlobals<GlobalOptions>(), io, async (session) => {
         if (watching) {
           const only = groups[0]!;

@@ -99,7 +99,8 @@ Examples:
           try {
             if (opts.list) {
               const o = await getObject(session, kind, name);
-              io.stdout(`${targets.length > 1 ? `${objectRef(kind, name)}: ` : ''}${pairs(o.metadata.labels).split(',').join('\n')}\n`);
+              const labels = pairs(o.metadata.labels);
+              if (labels !== '') io.stdout(`${targets.length > 1 ? `${objectRef(kind, name)}: ` : ''}${labels.split(',').join('\n')}\n`);
               continue;
             }
             await session.call((c, t) => unary(c.label.bind(c), { kind: kind.kind, name, set, remove, overwrite: opts.overwrite === true, resourceVersion: opts.resourceVersion ?? '' }, t));
