@@ -107,6 +107,7 @@ describe('upstream host policies render for SELinux or are refused naming the fi
 
 type Access = 'read' | 'write' | 'execute';
 const PERMS: Record<Access, string[]> = { read: ['open', 'read'], write: ['open', 'write'], execute: ['execute'] };
+const GROUP: Record<Access, string> = { read: 'read', write: 'write', execute: 'exec' };
 
 interface Case {
   /** The command the upstream file documents, run in /home/vagrant/selinux-test. */
@@ -132,8 +133,8 @@ const SELINUX_CASES: Record<string, { posture: 'default' | 'block'; cases: Case[
   'selinux-example-hsp__hsp-kubearmor-dev-file-dir-block-fromSource.yaml': {
     posture: 'default',
     cases: [
-      { command: './read matchDir/test1', program: `${T}/read`, path: `${T}/matchDir/test1`, access: 'read', expect: 'denied', because: 'the matchDir type is excluded from <prefix>_other_files and no rule grants it to the read domain (Block)' },
-      { command: './read file.txt', program: `${T}/read`, path: `${T}/file.txt`, access: 'read', expect: 'allowed', because: 'allow <read domain> <prefix>_other_files file read (everything not blocked)' },
+      { command: './read matchDir/test1', program: `${T}/read`, path: `${T}/matchDir/test1`, access: 'read', expect: 'denied', because: 'the matchDir type is left out of <read domain>_read (the default) and no rule grants it (Block)' },
+      { command: './read file.txt', program: `${T}/read`, path: `${T}/file.txt`, access: 'read', expect: 'allowed', because: 'allow <read domain> <read domain>_read (every file_type its rules leave alone)' },
     ],
   },
   'selinux-example-hsp__hsp-kubearmor-dev-file-path-allow-fromSource-readOnly.yaml': {
@@ -154,17 +155,17 @@ const SELINUX_CASES: Record<string, { posture: 'default' | 'block'; cases: Case[
   'selinux-example-hsp__hsp-kubearmor-dev-file-path-block-fromSource-readOnly.yaml': {
     posture: 'default',
     cases: [
-      { command: './readwrite -r file.txt', program: `${T}/readwrite`, path: `${T}/file.txt`, access: 'read', expect: 'allowed', because: 'readOnly Block denies only writes: allow <readwrite domain> <file.txt type> file read' },
-      { command: './readwrite -r matchDir/test1', program: `${T}/readwrite`, path: `${T}/matchDir/test1`, access: 'read', expect: 'allowed', because: 'allow <readwrite domain> <prefix>_other_files file read' },
+      { command: './readwrite -r file.txt', program: `${T}/readwrite`, path: `${T}/file.txt`, access: 'read', expect: 'allowed', because: 'readOnly Block denies only writes, so the file.txt type stays in <readwrite domain>_read' },
+      { command: './readwrite -r matchDir/test1', program: `${T}/readwrite`, path: `${T}/matchDir/test1`, access: 'read', expect: 'allowed', because: 'allow <readwrite domain> <readwrite domain>_read' },
       { command: './readwrite -w file.txt', program: `${T}/readwrite`, path: `${T}/file.txt`, access: 'write', expect: 'denied', because: 'readOnly Block: no rule grants write on the file.txt type to the readwrite domain' },
-      { command: './readwrite -w matchDir/test1', program: `${T}/readwrite`, path: `${T}/matchDir/test1`, access: 'write', expect: 'allowed', because: 'allow <readwrite domain> <prefix>_other_files file write' },
+      { command: './readwrite -w matchDir/test1', program: `${T}/readwrite`, path: `${T}/matchDir/test1`, access: 'write', expect: 'allowed', because: 'allow <readwrite domain> <readwrite domain>_write' },
     ],
   },
   'selinux-example-hsp__hsp-kubearmor-dev-file-path-block-fromSource.yaml': {
     posture: 'default',
     cases: [
-      { command: './read file.txt', program: `${T}/read`, path: `${T}/file.txt`, access: 'read', expect: 'denied', because: 'the file.txt type is excluded from <prefix>_other_files and no rule grants it to the read domain (Block)' },
-      { command: './read read.c', program: `${T}/read`, path: `${T}/read.c`, access: 'read', expect: 'allowed', because: 'allow <read domain> <prefix>_other_files file read' },
+      { command: './read file.txt', program: `${T}/read`, path: `${T}/file.txt`, access: 'read', expect: 'denied', because: 'the file.txt type is left out of <read domain>_read and no rule grants it (Block)' },
+      { command: './read read.c', program: `${T}/read`, path: `${T}/read.c`, access: 'read', expect: 'allowed', because: 'allow <read domain> <read domain>_read' },
     ],
   },
   'selinux-example-hsp__hsp-kubearmor-dev-file-path-block.yaml': {
@@ -184,7 +185,7 @@ const SELINUX_CASES: Record<string, { posture: 'default' | 'block'; cases: Case[
     posture: 'default',
     cases: [
       { command: './bash -c ./write', program: `${T}/bash`, path: `${T}/write`, access: 'execute', expect: 'denied', because: 'process Block: no rule grants execute on the write type to the bash domain' },
-      { command: './bash -c ./read', program: `${T}/bash`, path: `${T}/read`, access: 'execute', expect: 'allowed', because: 'allow <bash domain> <prefix>_other_files file execute' },
+      { command: './bash -c ./read', program: `${T}/bash`, path: `${T}/read`, access: 'execute', expect: 'allowed', because: 'allow <bash domain> <bash domain>_exec' },
     ],
   },
   'selinux-example-hsp__hsp-kubearmor-dev-proc-path-block.yaml': {
@@ -257,15 +258,18 @@ describe('upstream SELinux examples: the documented commands on the linked refpo
       const perms = await oracle.perms(subject, object, 'file');
       const granted = PERMS[c.access].every((p) => perms.has(p));
       expect(granted ? 'allowed' : 'denied', `${c.command}: ${subject} on ${object}: ${[...perms].join(' ')} — ${c.because}`).toBe(c.expect);
-      // The deciding rule, stated in the module.
-      if (c.expect === 'allowed' && object.startsWith('kvms_')) {
-        const rule = new RegExp(`^\\(allow ${subject} ${object} \\(file \\([^)]*\\b${PERMS[c.access].at(-1)}\\b`, 'm');
-        expect(module.module).toMatch(rule);
+      // The deciding rule, stated in the module: an explicit rule on the object type, or the
+      // domain's default for the group (an attribute of every file_type its rules leave alone).
+      const group = GROUP[c.access];
+      const explicit = new RegExp(`^\\(allow ${subject} ${object} kvms_[0-9a-f]+_${group}_perms\\)$`, 'm');
+      const inDefault = (await oracle.attributes(object)).includes(`${subject}_${group}`);
+      if (c.expect === 'allowed' && !inDefault) {
+        expect(module.module).toMatch(explicit);
       } else if (c.expect === 'allowed') {
-        expect(module.module).toMatch(new RegExp(`^\\(allow ${subject} kvms_[0-9a-f]+_other_files \\(file \\([^)]*\\b${PERMS[c.access].at(-1)}\\b`, 'm'));
-        expect(await oracle.attributes(object)).toContain(`${subject.split('_').slice(0, 2).join('_')}_other_files`);
+        expect(module.module).toMatch(new RegExp(`^\\(allow ${subject} ${subject}_${group} kvms_[0-9a-f]+_${group}_perms\\)$`, 'm'));
       } else {
-        expect(module.module).not.toMatch(new RegExp(`^\\(allow ${subject} ${object} \\(file \\([^)]*\\b${PERMS[c.access].at(-1)}\\b`, 'm'));
+        expect(module.module).not.toMatch(explicit);
+        expect(await oracle.attributes(object)).not.toContain(`${subject}_${group}`);
       }
     },
     120_000,

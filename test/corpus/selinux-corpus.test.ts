@@ -109,7 +109,7 @@ function corpus(): { rendered: Rendered[]; invalid: number } {
   return { rendered, invalid };
 }
 
-const STATEMENTS = new Set(['type', 'roletype', 'typeattribute', 'typeattributeset', 'allow', 'auditallow', 'typetransition', 'filecon']);
+const STATEMENTS = new Set(['classpermission', 'classpermissionset', 'type', 'roletype', 'typeattribute', 'typeattributeset', 'allow', 'auditallow', 'typetransition', 'filecon']);
 
 describe(`random host policies on SELinux (seed ${seed})`, () => {
   const { rendered } = corpus();

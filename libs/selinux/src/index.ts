@@ -14,6 +14,7 @@ export {
   linkSelinuxModules,
   listSelinuxModules,
   readInstalledModule,
+  readPathAliases,
   recordedRelabelPaths,
   removeSelinuxModule,
   runTool,

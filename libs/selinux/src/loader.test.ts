@@ -17,6 +17,7 @@ import {
   installSelinuxModule,
   listSelinuxModules,
   readInstalledModule,
+  readPathAliases,
   recordedRelabelPaths,
   removeSelinuxModule,
   runTool,
@@ -25,6 +26,7 @@ import {
 } from './loader.js';
 import { matchPathContexts } from './loader-query.js';
 import { renderSelinuxModule } from './render-selinux-module.js';
+import { DEFAULT_PATH_ALIASES } from './render-options.js';
 import { sha256Hex } from './render-names.js';
 
 function hostPolicy(name: string, spec: Record<string, unknown>): NormalizedHostPolicy {
@@ -167,6 +169,12 @@ describe('detectSelinux and tool runs', () => {
       expect(['enforcing', 'permissive', 'disabled']).toContain(status.mode);
     }
     expect(status.policyType).toBe('default'); // Debian's selinux-policy-default
+  });
+
+  it('reads the policy\'s path aliases (for the host facts)', () => {
+    const aliases = readPathAliases();
+    expect(aliases).toEqual(expect.arrayContaining([['/bin', '/usr/bin'], ['/sbin', '/usr/sbin'], ['/var/run', '/run']]));
+    for (const a of DEFAULT_PATH_ALIASES) expect(aliases).toContainEqual(a);
   });
 
   it('asks getenforce when selinuxfs is there', async () => {

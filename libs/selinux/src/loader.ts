@@ -18,6 +18,7 @@ import {
   type ShadowedPath,
 } from './file-context-lookup.js';
 import { NAME_PREFIX } from './render-names.js';
+import type { PathAlias } from './render-options.js';
 import { RELABEL_HEADER, type RenderedSelinuxModule } from './render-selinux-module.js';
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
@@ -253,6 +254,15 @@ function storeFileContexts(root: string | undefined, policyType: string | undefi
     aliases: [...parsePathAliases(read('file_contexts.subs')), ...parsePathAliases(read('file_contexts.subs_dist'))],
     unparsed: files.flatMap((f) => f.unparsed),
   };
+}
+
+/**
+ * The path aliases of a store's policy (`file_contexts.subs`, then `.subs_dist`), for the agent to
+ * report so the control plane renders with `pathAliases` (see renderSelinuxModule).
+ */
+export function readPathAliases(root = '/'): PathAlias[] {
+  const fc = storeFileContexts(root === '/' ? undefined : root, readPolicyType(join(root, 'etc/selinux/config')));
+  return fc.aliases;
 }
 
 export interface InstallOptions extends StoreOptions {

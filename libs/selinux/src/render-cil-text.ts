@@ -35,6 +35,10 @@ export function avRule(kind: 'allow' | 'auditallow', source: string, target: str
   return [`(${kind} ${cilIdentifier(source)} ${cilIdentifier(target)} (${cilIdentifier(cls)} ${list(unique)}))`];
 }
 
+/** `(allow src tgt named_classpermission)`. */
+export const avRuleNamed = (kind: 'allow' | 'auditallow', source: string, target: string, classPermission: string): string =>
+  `(${kind} ${cilIdentifier(source)} ${cilIdentifier(target)} ${cilIdentifier(classPermission)})`;
+
 export const typeStatement = (name: string): string => `(type ${cilIdentifier(name)})`;
 export const attributeStatement = (name: string): string => `(typeattribute ${cilIdentifier(name)})`;
 export const roleType = (role: string, type: string): string => `(roletype ${cilIdentifier(role)} ${cilIdentifier(type)})`;

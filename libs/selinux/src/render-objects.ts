@@ -8,7 +8,7 @@
  * of a more specific entry's files cannot be expressed; that is reported as a problem.
  */
 import type { FileRule, ProcessRule } from '@kvmservice/resources';
-import { compileMatcher, escapeRegexLiteral, globToRegex, hasGlob, literalDirectory, toByteString } from './render-path-regex.js';
+import { compileMatcher, escapeRegexLiteral, globToRegex, hasGlob, literalDirectory, literalPrefix, toByteString } from './render-path-regex.js';
 import {
   childrenRegion,
   globRegion,
@@ -26,8 +26,10 @@ export interface ObjectTarget {
   /** Human-readable form for messages and type names. */
   text: string;
   rules: ObjectRule[];
-  /** Matches every path the target names. */
+  /** Matches every path the target names (test `toByteString(path)`). */
   matcher: RegExp;
+  /** Text every path the target names starts with (a cheap filter before the matcher). */
+  literal: string;
   /** The target's regex entry and its region, when it has one (directories, globs). */
   regexEntry?: { regex: string; region: PathRegion };
 }
@@ -46,6 +48,8 @@ export interface FileContextEntry {
   targets: Set<string>;
   /** fromSource binary this entry is the entry point of. */
   source?: string;
+  /** Text every path of the entry starts with. */
+  literal: string;
 }
 
 /** Collapses repeated slashes (the kernel reports canonical paths). */
@@ -107,7 +111,7 @@ export interface ObjectModel {
   problems: RenderProblem[];
 }
 
-function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileContextEntry[]; matcher: string } | RenderProblem {
+function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileContextEntry[]; matcher: string; literal: string } | RenderProblem {
   const t = rule.target;
   const problem = (field: string, reason: string): RenderProblem => ({ policy: rule.policy, field: `${rule.field}.${field}`, reason });
   switch (t.kind) {
@@ -125,7 +129,8 @@ function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileC
         key: `path:${path}`,
         text: path,
         matcher: escapeRegexLiteral(path),
-        entries: [{ regex, path, relabel: path, targets: new Set() }],
+        literal: path,
+        entries: [{ regex, path, relabel: path, targets: new Set(), literal: path }],
       };
     }
     case 'dir': {
@@ -141,14 +146,16 @@ function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileC
         key: `dir:${dir}/${t.recursive ? '**' : '*'}`,
         text: `${dir}/`,
         matcher: t.recursive ? `${base}(/.*)?` : `${base}(/[^/]+)?`,
+        literal: dir,
         entries: [
-          { regex: exactRegex(dir), path: dir, relabel: dir, targets: new Set() },
+          { regex: exactRegex(dir), path: dir, relabel: dir, targets: new Set(), literal: dir },
           {
             regex,
             region: t.recursive ? subtreeRegion(dir) : childrenRegion(dir),
             relabel: dir,
             homeRootRegex: homeRootVariant(regex, `${dir}/`),
             targets: new Set(),
+            literal: `${dir}/`,
           },
         ],
       };
@@ -158,7 +165,13 @@ function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileC
       const bad = nonCanonicalReason(pattern);
       if (bad) return problem('pattern', bad);
       if (!hasGlob(pattern)) {
-        return { key: `path:${pattern}`, text: pattern, matcher: escapeRegexLiteral(pattern), entries: [{ regex: exactRegex(pattern), path: pattern, relabel: pattern, targets: new Set() }] };
+        return {
+          key: `path:${pattern}`,
+          text: pattern,
+          matcher: escapeRegexLiteral(pattern),
+          literal: pattern,
+          entries: [{ regex: exactRegex(pattern), path: pattern, relabel: pattern, targets: new Set(), literal: pattern }],
+        };
       }
       const relabel = literalDirectory(pattern);
       if (relabel === '/') {
@@ -168,8 +181,9 @@ function targetOf(rule: ObjectRule): { key: string; text: string; entries: FileC
       return {
         key: `pattern:${pattern}`,
         text: pattern,
-        matcher: regex,
-        entries: [{ regex, region: globRegion(pattern), relabel, homeRootRegex: homeRootVariant(regex, pattern.slice(0, pattern.length)), targets: new Set() }],
+        matcher: globToRegex(pattern),
+        literal: literalPrefix(pattern),
+        entries: [{ regex, region: globRegion(pattern), relabel, homeRootRegex: homeRootVariant(regex, pattern), targets: new Set(), literal: literalPrefix(pattern) }],
       };
     }
   }
@@ -206,6 +220,7 @@ export function buildObjectModel(rules: readonly ObjectRule[], sources: readonly
         text: t.text,
         rules: [],
         matcher: compileMatcher(t.matcher),
+        literal: t.literal,
         regexEntry: regexEntry ? { regex: regexEntry.regex, region: regexEntry.region! } : undefined,
       };
       targets.set(t.key, target);
@@ -214,17 +229,20 @@ export function buildObjectModel(rules: readonly ObjectRule[], sources: readonly
     target.rules.push(rule);
   }
   for (const source of sources) {
-    const e = addEntry({ regex: exactRegex(source), path: source, relabel: source, targets: new Set() });
+    const e = addEntry({ regex: exactRegex(source), path: source, relabel: source, targets: new Set(), literal: source });
     e.source = source;
   }
 
   // Coverage: every target whose paths include all files of an entry applies to it.
   const reported = new Set<string>();
   for (const entry of entries.values()) {
+    const bytes = entry.path !== undefined ? toByteString(entry.path) : '';
     for (const target of targets.values()) {
       if (entry.targets.has(target.key)) continue;
+      // Every path of both starts with its literal: unrelated literals cannot share a path.
+      if (!entry.literal.startsWith(target.literal) && !(entry.path === undefined && target.literal.startsWith(entry.literal))) continue;
       if (entry.path !== undefined) {
-        if (target.matcher.test(toByteString(entry.path))) entry.targets.add(target.key);
+        if (target.matcher.test(bytes)) entry.targets.add(target.key);
         continue;
       }
       // An exact-only target (a path) is carved out of any regex entry: its own entry wins.

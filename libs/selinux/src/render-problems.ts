@@ -71,7 +71,7 @@ export function ruleProblems(rule: HostPolicyRule, filePosture: Posture): Render
       if (rule.fromSource.length === 0) {
         out.push(at('fromSource', `is required on an SELinux host: ${rule.class} rules apply to the domain of a source binary`));
       }
-      if (rule.class === 'capability' && rule.capability === 'mac_override' && rule.action !== 'Block') {
+      if (rule.class === 'capability' && rule.capability === 'mac_override' && rule.action === 'Allow') {
         out.push(at('capability', 'mac_override cannot be granted: the reference policy forbids it for every domain (neverallow)'));
       }
       break;

@@ -26,7 +26,7 @@ const headBlock = hostPolicy('head-block', { file: { matchPaths: [{ path: '/etc/
 const diffBlock = hostPolicy('diff-block', { process: { matchPaths: [{ path: '/usr/bin/diff' }] }, action: 'Block' });
 const etcAudit = hostPolicy('etc-audit', { file: { matchDirectories: [{ dir: '/etc/', recursive: true }] }, action: 'Audit' });
 
-const STATEMENTS = new Set(['type', 'roletype', 'typeattribute', 'typeattributeset', 'allow', 'auditallow', 'typetransition', 'filecon']);
+const STATEMENTS = new Set(['classpermission', 'classpermissionset', 'type', 'roletype', 'typeattribute', 'typeattributeset', 'allow', 'auditallow', 'typetransition', 'filecon']);
 const heads = (module: string) => (parseCil(module) as CilNode[][]).map((s) => (s[0] as { atom: string }).atom);
 
 describe('renderSelinuxModule', () => {
@@ -88,6 +88,16 @@ describe('renderSelinuxModule', () => {
     expect(r.relabelPaths).toEqual(['/etc', '/usr/bin/head']); // /etc/default is inside /etc
   });
 
+  it('applies a pattern to the exact paths it matches that have types of their own', () => {
+    const confBlock = hostPolicy('conf-block', { file: { matchPatterns: [{ pattern: '/srv/*.conf' }] }, action: 'Block' });
+    const headConf = hostPolicy('head-conf', { file: { matchPaths: [{ path: '/srv/a.conf', fromSource: [{ path: '/usr/bin/head' }] }] }, action: 'Allow' });
+    const r = renderSelinuxModule([confBlock, headConf], host);
+    const exact = r.fileContexts.find((f) => f.pathRegex === '/srv/a\\.conf\\Q\\E')!.context.split(':')[2]!;
+    expect(r.typePolicies[exact]).toEqual(['conf-block', 'head-conf']);
+    const other = r.fileContexts.find((f) => f.pathRegex === '/srv/[^/]*\\.conf\\Q\\E')!.context.split(':')[2]!;
+    expect(r.typePolicies[other]).toEqual(['conf-block']);
+  });
+
   it('rewrites paths under the policy\'s path aliases to the originals (/bin → /usr/bin)', () => {
     const p = hostPolicy('bash-date', {
       process: { matchPaths: [{ path: '/bin/date', fromSource: [{ path: '/bin/bash' }] }, { path: '/usr/bin/date', fromSource: [{ path: '/usr/bin/bash' }] }] },
@@ -112,9 +122,9 @@ describe('renderSelinuxModule', () => {
     const audit = renderSelinuxModule([allow], host);
     const block = renderSelinuxModule([allow], host, { posture: { file: 'block' } });
     const open = renderSelinuxModule([allow], host, { posture: { file: 'allow' } });
-    const otherRead = /\(allow kvms_\w+_usr_bin_head_\w+_t kvms_\w+_other_files \(file \(open read/;
+    const otherRead = /^\(allow (kvms_\w+_usr_bin_head_\w+_t) \1_read kvms_\w+_read_perms\)$/m;
     expect(audit.module).toMatch(otherRead);
-    expect(audit.module).toMatch(/\(auditallow kvms_\w+_usr_bin_head_\w+_t kvms_\w+_other_files_audited \(file \(open read/);
+    expect(audit.module).toMatch(/^\(auditallow (kvms_\w+_usr_bin_head_\w+_t) \1_read_audited kvms_\w+_read_perms\)$/m);
     expect(block.module).not.toMatch(otherRead);
     expect(open.module).toMatch(otherRead);
     expect(open.module).not.toMatch(/auditallow/);

@@ -10,7 +10,9 @@ import {
   attributeSet,
   attributeStatement,
   avRule,
+  avRuleNamed,
   cilComment,
+  cilIdentifier,
   fileContext,
   roleType,
   typeStatement,
@@ -73,6 +75,13 @@ export interface RenderedSelinuxModule {
   /** sha256 of `module`. */
   sha256: string;
 }
+
+/**
+ * Entering a fromSource domain keeps the caller's environment, signal state and resource limits
+ * (noatsecure, siginh, rlimitinh), as running the program did before: the domain confines the
+ * program, it is not more privileged than its callers and needs no secure-exec scrubbing.
+ */
+const TRANSITION_PERMS = ['transition', 'noatsecure', 'siginh', 'rlimitinh'];
 
 /** Header line the loader reads back from an installed module to know what to relabel on removal. */
 export const RELABEL_HEADER = '; kvmservice-relabel-paths: ';
@@ -185,11 +194,10 @@ function emit(
   const prefix = `${NAME_PREFIX}_${hostId(hostName)}`;
   const names = new NameAllocator(prefix);
   const attr = {
+    objects: `${prefix}_objects`,
     domains: `${prefix}_domains`,
-    otherFiles: `${prefix}_other_files`,
-    otherFilesAudited: `${prefix}_other_files_audited`,
-    otherDevices: `${prefix}_other_devices`,
-    otherDevicesAudited: `${prefix}_other_devices_audited`,
+    devices: `${prefix}_devices`,
+    devicesAudited: `${prefix}_devices_audited`,
   };
 
   // ---- types of objects: one per distinct set of covering targets (+ entry-point role) ----------
@@ -230,15 +238,26 @@ function emit(
 
   const out: string[] = [];
   const section = (title: string) => out.push('', cilComment(title));
+  const cp = classPermissionNames(prefix);
+  /** Rules for one access group on all classes of one of our object types (an entry point is a file). */
+  const on = (kind: 'allow' | 'auditallow', source: string, o: ObjectType, group: AccessGroup | 'meta' | 'relabel'): string[] =>
+    o.source
+      ? avRule(kind, source, o.name, 'file', GROUP_PERMS[group].file.filter((p) => p !== 'execute_no_trans'))
+      : [avRuleNamed(kind, source, o.name, cp[group])];
 
   // ---- declarations -------------------------------------------------------------------------
+  section('permission groups (docs/selinux.md, "Mapping")');
+  out.push(...classPermissions(cp));
+
   section('object types: files the policies name; entry points of fromSource binaries');
+  out.push(attributeStatement(attr.objects));
   for (const o of objects) {
     const what = o.source ? `entry point of ${o.source}` : sortedUnique(o.rules.map((r) => `${r.policy} ${r.field}`)).join(', ');
     out.push(cilComment(`${o.name}: ${what}`), typeStatement(o.name), roleType('object_r', o.name));
-    for (const other of REF.associate) out.push(...avRule('allow', o.name, other, 'filesystem', ['associate']));
-    out.push(...avRule('allow', o.name, 'self', 'filesystem', ['associate']));
   }
+  out.push(...attributeSet(attr.objects, objects.map((o) => o.name)));
+  for (const other of REF.associate) out.push(...avRule('allow', attr.objects, other, 'filesystem', ['associate']));
+  out.push(...avRule('allow', attr.objects, 'self', 'filesystem', ['associate']));
   const inFileType = objects.filter((o) => o.inFileType).map((o) => o.name);
   out.push(...attributeSet(REF.fileType, inFileType), ...attributeSet('non_security_file_type', inFileType), ...attributeSet('non_auth_file_type', inFileType));
 
@@ -251,17 +270,11 @@ function emit(
     }
     const domains = subjects.map((s) => s.domain);
     out.push(...attributeSet(REF.domain, domains), ...attributeSet(attr.domains, domains));
-    const ours = objects.filter((o) => o.inFileType).map((o) => o.name);
-    const runtimeFiles = [...RUNTIME_READ_EXEC_TYPES, ...RUNTIME_READ_TYPES];
     out.push(
-      attributeStatement(attr.otherFiles),
-      attributeExpression(attr.otherFiles, REF.fileType, [...ours, ...NEVERALLOW_FILE_TYPES]),
-      attributeStatement(attr.otherFilesAudited),
-      attributeExpression(attr.otherFilesAudited, attr.otherFiles, runtimeFiles),
-      attributeStatement(attr.otherDevices),
-      attributeExpression(attr.otherDevices, REF.deviceNode, [...NEVERALLOW_DEVICE_TYPES]),
-      attributeStatement(attr.otherDevicesAudited),
-      attributeExpression(attr.otherDevicesAudited, attr.otherDevices, [...RUNTIME_DEVICE_TYPES]),
+      attributeStatement(attr.devices),
+      attributeExpression(attr.devices, REF.deviceNode, [...NEVERALLOW_DEVICE_TYPES]),
+      attributeStatement(attr.devicesAudited),
+      attributeExpression(attr.devicesAudited, attr.devices, [...RUNTIME_DEVICE_TYPES]),
     );
   }
 
@@ -281,57 +294,61 @@ function emit(
   for (const o of objects) {
     const decisions = Object.fromEntries(ACCESS_GROUPS.map((g) => [g, globalDecision(o.rules, g)])) as Record<AccessGroup, Decision>;
     if (!o.inFileType) {
-      for (const g of ACCESS_GROUPS) {
-        if (decisions[g].allowed) out.push(...objectRules('allow', REF.everyone, o, g));
-      }
-      out.push(...objectRules('allow', REF.everyone, o, 'meta'), ...objectRules('allow', REF.everyone, o, 'relabel'));
-      out.push(...objectRules('allow', REF.setfiles, o, 'meta'), ...objectRules('allow', REF.setfiles, o, 'relabel'));
-      if (o.classes.includes('dir')) out.push(...avRule('allow', REF.setfiles, o.name, 'dir', GROUP_PERMS.read.dir));
+      for (const g of ACCESS_GROUPS) if (decisions[g].allowed) out.push(...on('allow', REF.everyone, o, g));
+      out.push(...on('allow', REF.everyone, o, 'meta'), ...on('allow', REF.everyone, o, 'relabel'));
+      out.push(...on('allow', REF.setfiles, o, 'meta'), ...on('allow', REF.setfiles, o, 'relabel'));
+      if (!o.source) out.push(...avRule('allow', REF.setfiles, o.name, 'dir', GROUP_PERMS.read.dir));
+      if (subjects.length > 0) out.push(...on('allow', attr.domains, o, 'meta'));
     }
     for (const g of ACCESS_GROUPS) {
-      if (decisions[g].audited && decisions[g].allowed) out.push(...objectRules('auditallow', REF.domain, o, g));
+      if (decisions[g].audited && decisions[g].allowed) out.push(...on('auditallow', REF.domain, o, g));
     }
     if (o.source && decisions.exec.allowed) {
       const domain = domainOf.get(o.source)!;
-      out.push(typeTransition(REF.everyone, o.name, domain), ...avRule('allow', REF.everyone, domain, 'process', ['transition']));
+      out.push(typeTransition(REF.everyone, o.name, domain), ...avRule('allow', REF.everyone, domain, 'process', TRANSITION_PERMS));
     }
   }
 
   // ---- fromSource domains -------------------------------------------------------------------------
   if (subjects.length > 0) {
     section('what every fromSource domain needs to run (as a process started by an unconfined one would)');
-    out.push(...domainBase(attr.domains));
+    out.push(...domainBase(attr.domains, cp));
   }
+  const runtimeFiles = [...RUNTIME_READ_EXEC_TYPES, ...RUNTIME_READ_TYPES];
   for (const s of subjects) {
     section(`${s.domain} (${s.source})`);
-    out.push(
-      ...avRule('allow', s.domain, s.exec.name, 'file', ['entrypoint', 'execute', 'execute_no_trans', ...GROUP_PERMS.read.file]),
-    );
+    out.push(...avRule('allow', s.domain, s.exec.name, 'file', ['entrypoint', 'execute', 'execute_no_trans', ...GROUP_PERMS.read.file]));
     const fallback = (g: AccessGroup): Decision =>
       (g === 'exec' ? s.processAllowList : s.fileAllowList) ? postureDecision(postures.file) : { allowed: true, audited: false };
+    const same = (a: Decision, b: Decision) => a.allowed === b.allowed && a.audited === b.audited;
     for (const g of ACCESS_GROUPS) {
       const base = fallback(g);
-      if (!base.allowed) continue;
-      out.push(...classRules('allow', s.domain, attr.otherFiles, g));
-      if (g !== 'exec') out.push(...deviceRules('allow', s.domain, attr.otherDevices, g));
-      if (base.audited) {
-        out.push(...classRules('auditallow', s.domain, attr.otherFilesAudited, g));
-        if (g !== 'exec') out.push(...deviceRules('auditallow', s.domain, attr.otherDevicesAudited, g));
+      // What the domain may do by default, to every file_type but those where its rules decide otherwise.
+      if (base.allowed) {
+        const exceptions = objects.filter((o) => o.inFileType && !same(sourceDecision(o.rules, s.source, g, base), base)).map((o) => o.name);
+        const all = `${s.domain}_${g}`;
+        out.push(attributeStatement(all), attributeExpression(all, REF.fileType, [...NEVERALLOW_FILE_TYPES, ...exceptions]));
+        out.push(avRuleNamed('allow', s.domain, all, cp[g]));
+        if (g !== 'exec') out.push(...avRule('allow', s.domain, attr.devices, 'chr_file', GROUP_PERMS[g].chr_file), ...avRule('allow', s.domain, attr.devices, 'blk_file', GROUP_PERMS[g].blk_file));
+        if (base.audited) {
+          out.push(attributeStatement(`${all}_audited`), attributeExpression(`${all}_audited`, all, runtimeFiles));
+          out.push(avRuleNamed('auditallow', s.domain, `${all}_audited`, cp[g]));
+          if (g !== 'exec') out.push(...avRule('auditallow', s.domain, attr.devicesAudited, 'chr_file', GROUP_PERMS[g].chr_file), ...avRule('auditallow', s.domain, attr.devicesAudited, 'blk_file', GROUP_PERMS[g].blk_file));
+        }
+      }
+      // Our types the default does not cover: those outside file_type, and the exceptions.
+      for (const o of objects) {
+        if (o === s.exec && g !== 'write') continue; // the entry point rule above
+        const d = sourceDecision(o.rules, s.source, g, base);
+        if (!d.allowed || (o.inFileType && same(d, base))) continue;
+        out.push(...on('allow', s.domain, o, g));
+        if (d.audited) out.push(...on('auditallow', s.domain, o, g));
       }
     }
     for (const o of objects) {
-      if (!o.inFileType) out.push(...objectRules('allow', s.domain, o, 'meta'));
-      for (const g of ACCESS_GROUPS) {
-        if (o === s.exec && g !== 'write') continue; // the entry point rule above
-        const d = sourceDecision(o.rules, s.source, g, fallback(g));
-        if (!d.allowed) continue;
-        out.push(...objectRules('allow', s.domain, o, g));
-        if (d.audited) out.push(...objectRules('auditallow', s.domain, o, g));
-        if (g === 'exec' && o.source && o.source !== s.source) {
-          const target = domainOf.get(o.source)!;
-          out.push(typeTransition(s.domain, o.name, target), ...avRule('allow', s.domain, target, 'process', ['transition']));
-        }
-      }
+      if (!o.source || o.source === s.source || !sourceDecision(o.rules, s.source, 'exec', fallback('exec')).allowed) continue;
+      const target = domainOf.get(o.source)!;
+      out.push(typeTransition(s.domain, o.name, target), ...avRule('allow', s.domain, target, 'process', TRANSITION_PERMS));
     }
     out.push(...networkRules(s, postures), ...capabilityRules(s, postures));
   }
@@ -367,31 +384,26 @@ function relabelPaths(objects: readonly ObjectType[]): string[] {
   return all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}/`)));
 }
 
-/** Rules for one access group on every file class. Entry points never get execute_no_trans: running them means entering their domain. */
-function classRules(
-  kind: 'allow' | 'auditallow',
-  source: string,
-  target: string,
-  group: AccessGroup | 'meta' | 'relabel',
-  classes: readonly FileClass[] = FILE_CLASSES,
-  entryPoint = false,
-): string[] {
-  return classes.flatMap((cls: FileClass) => {
-    const perms = GROUP_PERMS[group][cls].filter((p) => !(entryPoint && p === 'execute_no_trans'));
-    return avRule(kind, source, target, cls, perms);
-  });
+type Group = AccessGroup | 'meta' | 'relabel';
+const GROUPS: readonly Group[] = ['read', 'write', 'exec', 'meta', 'relabel'];
+
+/** Names of the module's class permissions: one per access group, over every file class. */
+function classPermissionNames(prefix: string): Record<Group, string> {
+  return Object.fromEntries(GROUPS.map((g) => [g, `${prefix}_${g}_perms`])) as Record<Group, string>;
 }
 
-/** `classRules` for one of our object types. */
-const objectRules = (kind: 'allow' | 'auditallow', source: string, o: ObjectType, group: AccessGroup | 'meta' | 'relabel'): string[] =>
-  classRules(kind, source, o.name, group, o.classes, !!o.source);
-
-function deviceRules(kind: 'allow' | 'auditallow', source: string, target: string, group: 'read' | 'write'): string[] {
-  return [...avRule(kind, source, target, 'chr_file', GROUP_PERMS[group].chr_file), ...avRule(kind, source, target, 'blk_file', GROUP_PERMS[group].blk_file)];
+/** `(classpermission …)` and its `(classpermissionset …)` per file class (CIL's named permission sets). */
+function classPermissions(cp: Record<Group, string>): string[] {
+  return GROUPS.flatMap((g) => [
+    `(classpermission ${cilIdentifier(cp[g])})`,
+    ...FILE_CLASSES.filter((cls) => GROUP_PERMS[g][cls].length > 0).map(
+      (cls) => `(classpermissionset ${cilIdentifier(cp[g])} (${cls} (${GROUP_PERMS[g][cls].map(cilIdentifier).join(' ')})))`,
+    ),
+  ]);
 }
 
 /** Base access of every fromSource domain: itself, its parent processes, stat and traversal, the dynamic loader, terminals. */
-function domainBase(domains: string): string[] {
+function domainBase(domains: string, cp: Record<Group, string>): string[] {
   const out: string[] = [];
   out.push(...avRule('allow', domains, 'self', 'process', SELF_PROCESS_PERMS));
   out.push(...avRule('allow', domains, 'self', 'fifo_file', ['open', 'read', 'write', 'getattr', 'ioctl', 'append', 'lock']));
@@ -410,7 +422,7 @@ function domainBase(domains: string): string[] {
   out.push(...avRule('allow', domains, REF.domain, 'file', ['getattr', 'open', 'read']));
   out.push(...avRule('allow', domains, REF.domain, 'lnk_file', ['getattr', 'read']));
   // Stat and path traversal everywhere (not mediated by KubeArmor rules either).
-  out.push(...classRules('allow', domains, REF.fileType, 'meta'));
+  out.push(avRuleNamed('allow', domains, REF.fileType, cp.meta));
   out.push(...avRule('allow', domains, REF.deviceNode, 'chr_file', ['getattr']), ...avRule('allow', domains, REF.deviceNode, 'blk_file', ['getattr']));
   out.push(...avRule('allow', domains, REF.filesystemType, 'filesystem', ['getattr']));
   // The dynamic loader, shared libraries, locale, /proc and /sys basics, terminals and null devices.
