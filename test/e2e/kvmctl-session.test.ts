@@ -107,6 +107,12 @@ describe('kvmctl scripted session against a real kvmservice', () => {
     expect(json.items.map((t: { id: string }) => t.id)).toContain(id);
     expect(JSON.stringify(json)).not.toContain(secret);
 
+    const one = JSON.parse((await k(['get', 'token', id!, '-o', 'json'])).stdout);
+    expect(one).toMatchObject({ id, hostname: 'web-3', labels: { env: 'dev' }, description: 'for web-3', usedBy: '' });
+    expect(await k(['token', 'revoke', id!])).toEqual({ code: 0, stdout: `token "${id}" revoked\n`, stderr: '' });
+    expect((await k(['token', 'list', '-o', 'name'])).stdout).not.toContain(id);
+    expect((await k(['token', 'revoke', id!])).code).toBe(1);
+
     const bad = await k(['token', 'create', '--ttl', 'soon']);
     expect(bad).toMatchObject({ code: 2, stdout: '' });
     expect(bad.stderr).toBe('error: --ttl: "soon" is not a duration (examples: 90s, 10m, 24h, 7d, 1h30m)\n');
@@ -180,6 +186,10 @@ describe('kvmctl scripted session against a real kvmservice', () => {
     expect(one).toMatchObject({ kind: 'KubeArmorHostPolicy', metadata: { name: examples.names[0] } });
     expect(Number(one.metadata.resourceVersion)).toBeGreaterThan(0);
 
+    const kinds = await k(['get', 'kvm,hsp']);
+    // Several types: one table each, names qualified by kind, as kubectl does.
+    expect(kinds.stdout).toMatch(new RegExp(`^NAME\\s+STATUS.*\\n${KVM}/${HOST}\\s`));
+    expect(kinds.stdout).toMatch(new RegExp(`\\n\\nNAME\\s+SELECTOR\\s+ACTION\\s+AGE\\n${HSP}/`));
     const mixed = await k(['get', `hsp/${examples.names[0]}`, `kvm/${HOST}`, '-o', 'name']);
     expect(lines(mixed)).toEqual([`${HSP}/${examples.names[0]}`, `${KVM}/${HOST}`]);
 
@@ -373,7 +383,11 @@ describe('kvmctl scripted session against a real kvmservice', () => {
     expect(conflict.stderr).toMatch(/^error: - KubeArmorHostPolicy\/prod-only: the object has been modified/);
   });
 
-  it('delete by name, by file, with --ignore-not-found', async () => {
+  it('delete by name, by selector, by file, with --ignore-not-found', async () => {
+    expect((await k(['apply', '-f', '-'], prodOnly.replace('prod-only', 'team-a'))).code).toBe(0);
+    expect((await k(['label', 'hsp', 'team-a', 'team=a'])).code).toBe(0);
+    expect(await k(['delete', 'hsp', '-l', 'team=a'])).toEqual({ code: 0, stdout: `${HSP} "team-a" deleted\n`, stderr: '' });
+
     const one = await k(['delete', 'hsp', 'prod-only']);
     expect(one).toEqual({ code: 0, stdout: `${HSP} "prod-only" deleted\n`, stderr: '' });
     expect((await k(['get', 'hsp', 'prod-only'])).code).toBe(1);
