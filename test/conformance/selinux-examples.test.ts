@@ -23,6 +23,7 @@ import {
   parsePathAliases,
   policyFile,
   renderSelinuxModule,
+  searchAvRules,
   type FileContextSpec,
   type PathAlias,
   type PolicyOracle,
@@ -274,6 +275,17 @@ describe('upstream SELinux examples: the documented commands on the linked refpo
     },
     120_000,
   );
+
+  it('agrees with the sesearch command on a denied and an allowed access (the oracle is its library)', async () => {
+    const r = renders.get('selinux-example-hsp__hsp-kubearmor-dev-file-path-block-fromSource.yaml')!;
+    const [read] = await oracle.transitions('unconfined_t', typeOf(r, `${T}/read`));
+    const file = typeOf(r, `${T}/file.txt`);
+    const denied = await searchAvRules(policyFile(store.root)!, { source: read!, target: file, cls: 'file', perms: ['read'] });
+    expect(denied).toEqual([]);
+    const allowed = await searchAvRules(policyFile(store.root)!, { source: read!, target: 'user_home_t', cls: 'file', perms: ['read'] });
+    if ('error' in allowed) throw new Error(allowed.error);
+    expect(allowed.map((a) => `${a.source} ${a.target}`)).toEqual([`${read} ${read}_read`]);
+  }, 120_000);
 
   it('labels the documented files with the module\'s types, ahead of the generated home-directory contexts', () => {
     const r = renders.get('selinux-example-hsp__hsp-kubearmor-dev-file-dir-allow-fromSource.yaml')!;

@@ -192,7 +192,10 @@ export async function listSelinuxModules(options: StoreOptions): Promise<Install
 }
 
 async function listWith(target: Target, timeoutMs: number): Promise<InstalledModule[] | { error: string }> {
-  const run = await runTool('semodule', [...target.args.filter((a) => a !== '-n'), '-lfull', '-m'], { timeoutMs });
+  const base = target.args.filter((a) => a !== '-n');
+  let run = await runTool('semodule', [...base, '-lfull', '-m'], { timeoutMs });
+  // semodule before 3.2 (RHEL 8) has no checksums: list without them (every install then runs).
+  if (run.code !== 0 && /invalid option|unrecognized option/.test(run.stderr)) run = await runTool('semodule', [...base, '-lfull'], { timeoutMs });
   if (run.code !== 0) return { error: toolFailure(run) };
   return run.stdout
     .split('\n')
