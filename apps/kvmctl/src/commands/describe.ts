@@ -23,11 +23,22 @@ async function recentAlerts(session: ServerSession, host: string, limit: number)
   return events.reverse();
 }
 
-async function describeOne(session: ServerSession, kind: ResourceKind, object: Resource, alertLimit: number, now: Date): Promise<string> {
+/** Lists read once per command run, however many objects are described. */
+type ListCache = (kind: ResourceKind) => Promise<Resource[]>;
+
+function listCache(session: ServerSession): ListCache {
+  const lists = new Map<ResourceKind, Promise<Resource[]>>();
+  return (kind) => {
+    if (!lists.has(kind)) lists.set(kind, listObjects(session, kind).then((l) => l.items));
+    return lists.get(kind)!;
+  };
+}
+
+async function describeOne(session: ServerSession, lists: ListCache, kind: ResourceKind, object: Resource, alertLimit: number, now: Date): Promise<string> {
   if (kind === VIRTUAL_MACHINE) {
     const selected = [];
     for (const policyKind of HOST_SELECTING_KINDS) {
-      for (const policy of (await listObjects(session, policyKind)).items) {
+      for (const policy of await lists(policyKind)) {
         if (policySelectsHost(policyKind, policy, object)) selected.push({ kind: policyKind.kind, name: policy.metadata.name, resourceVersion: policy.metadata.resourceVersion ?? '' });
       }
     }
@@ -35,7 +46,7 @@ async function describeOne(session: ServerSession, kind: ResourceKind, object: R
     return describeHost({ host: object, selected, alerts, alertLimit, now });
   }
   if (HOST_SELECTING_KINDS.includes(kind)) {
-    const hosts = (await listObjects(session, VIRTUAL_MACHINE)).items;
+    const hosts = await lists(VIRTUAL_MACHINE);
     return describeObject({ object, selectedHosts: hosts.filter((h) => policySelectsHost(kind, object, h)).map((h) => h.metadata.name), now });
   }
   return describeObject({ object, now });
@@ -68,6 +79,7 @@ Examples:
         const errors: string[] = [];
         const texts: string[] = [];
         const now = new Date();
+        const lists = listCache(session);
         for (const { type, names } of groups) {
           if (type.type !== 'resource') throw usageError('tokens cannot be described; use kvmctl token list -o yaml');
           let objects: Resource[];
@@ -83,7 +95,7 @@ Examples:
               }
             }
           }
-          for (const object of objects) texts.push(await describeOne(session, type.kind, object, alertLimit, now));
+          for (const object of objects) texts.push(await describeOne(session, lists, type.kind, object, alertLimit, now));
         }
         io.stdout(texts.join('\n\n'));
         if (texts.length === 0 && errors.length === 0) io.stderr('No resources found.\n');

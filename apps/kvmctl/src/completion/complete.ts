@@ -120,8 +120,7 @@ export async function complete(program: Command, words: readonly string[], io: C
   if (cur.startsWith('-')) {
     return prefixed(optionsOf(command).flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)).concat('--help'));
   }
-  const visible = command.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
-  if (visible.length > 0 && positional.length === 0) return prefixed(visible.map((c) => c.name()));
+  if (command.commands.length > 0 && positional.length === 0) return prefixed(command.commands.map((c) => c.name()));
 
   switch (path(command)) {
     case 'get':
