@@ -170,7 +170,7 @@ agent_pids() {
     pid=${dir#/proc/}
     [[ -r $dir/cmdline ]] || continue
     while IFS= read -r -d '' arg; do
-      if [[ $arg == "$OPT"/releases/*/lib/main.js ]]; then
+      if [[ $arg == "$OPT"/current/lib/main.js || $arg == "$OPT"/releases/*/lib/main.js ]]; then
         printf '%s\n' "$pid"
         break
       fi
