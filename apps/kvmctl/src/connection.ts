@@ -34,6 +34,7 @@ export interface ResolvedConnection {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 export function requestTimeoutMs(globals: GlobalOptions): number {
   if (globals.requestTimeout === undefined) return DEFAULT_TIMEOUT_MS;
@@ -150,6 +151,8 @@ export class ServerSession {
         insecure: c.insecure,
         ...(c.token ? { token: c.token } : {}),
         ...(c.serverName ? { serverName: c.serverName } : {}),
+        // grpc-js accepts 4 MiB by default; a page of large policies or a big host status is more.
+        channelOptions: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES },
       });
     }
     return this.client;
