@@ -212,6 +212,21 @@ describe('agent installer (kvmagent.sh) against a local kvmservice', () => {
     expect(readdirSync(root)).toEqual([]);
   }, 180_000);
 
+  it('renders the installer for kvmctl vm getscript: bound to the host, with a new token that the API lists', async () => {
+    const install = http.app.get(InstallService);
+    const script = await install.scriptForHost({ hostname: 'vm-getscript', createToken: true, tokenTtlSeconds: 300 });
+    expect(script).toContain("KVM_HOSTNAME='vm-getscript'");
+    const token = /^KVM_TOKEN='([a-z0-9]{6})\.([a-z0-9]{16})'$/m.exec(script);
+    expect(token).not.toBeNull();
+    const control = service.control();
+    const listed = (await unary(control.listTokens.bind(control), {})).tokens.find((t) => t.id === token![1]);
+    expect(listed).toMatchObject({ hostname: 'vm-getscript', usedBy: '' });
+    expect(Number(listed!.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000);
+    // Without a token: the host must bring one at run time or have its credential.
+    expect(await install.scriptForHost({ hostname: 'vm-getscript', createToken: false })).toContain("KVM_TOKEN=''");
+    await expect(install.scriptForHost({ hostname: '', createToken: true })).rejects.toThrow('hostname: is required');
+  });
+
   it('passes shellcheck without a warning', () => {
     const shellcheck = requireTool('shellcheck', 'shellcheck');
     const run = spawnSync(shellcheck, ['-S', 'warning', join(repoRoot, 'deploy', 'install', 'kvmagent.sh')], { encoding: 'utf8' });
