@@ -121,12 +121,12 @@ describe('golden modules linked against the refpolicy', () => {
 
   beforeAll(async () => {
     store = createPrivateStore({ checkNeverallow: true });
-    const linked = await linkSelinuxModules([...rendered.values()], { root: store.root });
+    const linked = await linkSelinuxModules([...rendered.values()], { root: store.root, timeoutMs: 600_000 });
     expect(linked.error).toBeUndefined();
     expect(linked.ok).toBe(true);
     policy = policyFile(store.root)!;
     oracle = await openPolicyOracle(policy);
-  });
+  }, 600_000);
   afterAll(() => {
     oracle?.close();
     store?.dispose();
