@@ -3,7 +3,8 @@
  * form a tree; a directory with more than `threshold` distinct children becomes one recursive
  * directory rule; paths under a collapse root (`/proc/`, `/sys/`, `/tmp/`) become that root.
  * Directories named in `neverCollapse` (default: `/`, `/etc/`, `/home/` … ) are never widened into
- * a rule: a program reading five files of /etc must not be granted /etc/shadow.
+ * a rule: a program reading five files of /etc must not be granted /etc/shadow. Per-process
+ * /proc paths (`/proc/*\/…` in the model) always become `/proc/`: KubeArmor cannot name them otherwise.
  */
 import { ACCESS_READ } from './observation.js';
 
@@ -98,7 +99,8 @@ export function aggregatePaths(observed: ReadonlyMap<string, PathFacts>, options
   const collapsed = new Map<string, PathFacts>();
   const root = newNode('/');
   for (const [path, facts] of observed) {
-    const collapseRoot = options.collapseRoots.find((r) => path.startsWith(r));
+    // per-process /proc paths (kept as /proc/*/…) have no literal form a rule can name
+    const collapseRoot = path.startsWith('/proc/*') ? '/proc/' : options.collapseRoots.find((r) => path.startsWith(r));
     if (collapseRoot !== undefined) {
       collapsed.set(collapseRoot, combine(collapsed.get(collapseRoot), facts));
       continue;

@@ -1,7 +1,7 @@
 import type { HostEvent } from '@kvmservice/auditlog';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createHostModel, observeEvents, observeFlows } from './model.js';
+import { createHostModel, DEFAULT_LIMITS, observeEvents, observeFlows } from './model.js';
 import { cloneModel, mergeModels, parseModel, serializeModel } from './model-json.js';
 import { ACCESS_MAP, ACCESS_READ, ACCESS_WRITE } from './observation.js';
 import type { HubbleFlow } from './hubble.js';
@@ -67,6 +67,12 @@ describe('observeEvents', () => {
     expect(m.stats.skipped).toMatchObject({ relativePath: 1, unsafePath: 1, notMediated: 1, unixSocket: 1, unknownCapability: 1 });
     expect(m.stats.unattributed).toBe(1);
     expect(m.sources.get('')!.files.has('/a')).toBe(true);
+  });
+
+  it('keeps per-process /proc paths with the pid as *', () => {
+    const m = createHostModel('h');
+    observeEvents(m, ['/proc/1234/cmdline', '/proc/self/status', '/proc/99/task/100/stat', '/proc/meminfo', '/proc/1234'].map((p) => fileEvent('/bin/ps', p, ['read'])), T0);
+    expect([...m.sources.get('/bin/ps')!.files.keys()].sort()).toEqual(['/proc/*', '/proc/*/cmdline', '/proc/*/status', '/proc/*/task/*/stat', '/proc/meminfo']);
   });
 
   it('attributes an exec to the program that called exec', () => {
@@ -136,7 +142,8 @@ describe('limits', () => {
     observeEvents(m, events, T0);
     const size = new TextEncoder().encode(serializeModel(m)).length;
     expect(m.stats.overflow.files).toBeGreaterThan(0);
-    expect(size).toBeLessThan(700 * 1024);
+    expect(size).toBeLessThanOrEqual(DEFAULT_LIMITS.maxBytes);
+    expect(DEFAULT_LIMITS.maxBytes).toBeLessThanOrEqual(768 * 1024);
   });
 });
 

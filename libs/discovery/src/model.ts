@@ -50,11 +50,11 @@ export interface ModelLimits {
   maxSources: number;
   /** entries of every kind together (default 20 000) */
   maxEntries: number;
-  /** estimated size of the serialised model in bytes (default 640 KiB, so it stays well under 1 MiB) */
+  /** size of the serialised model in bytes, never exceeded (default 768 KiB, so it stays well under 1 MiB) */
   maxBytes: number;
 }
 
-export const DEFAULT_LIMITS: ModelLimits = { maxSources: 1024, maxEntries: 20_000, maxBytes: 640 * 1024 };
+export const DEFAULT_LIMITS: ModelLimits = { maxSources: 1024, maxEntries: 20_000, maxBytes: 768 * 1024 };
 
 export const OVERFLOW_KINDS = ['sources', 'exec', 'files', 'protocols', 'capabilities', 'conns', 'dns', 'endpoints', 'flows', 'http'] as const;
 export type OverflowKind = (typeof OVERFLOW_KINDS)[number];

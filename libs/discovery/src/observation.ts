@@ -161,6 +161,35 @@ function connectionOf(n: NetworkDetail, protocol: NetworkProtocol): Connection |
 
 export type EventReading = { observations: Observation[] } | { skip: SkipReason };
 
+/**
+ * Canonical path or why it is unusable, per path text. Hosts touch the same paths over and over,
+ * so most events skip the checks; the cache is dropped whole when full (bounded memory).
+ */
+const pathCache = new Map<string, string | SkipReason>();
+const PATH_CACHE_LIMIT = 32_768;
+
+/** `/proc/<pid>/…`, `/proc/self/…`, `/proc/<pid>/task/<tid>/…`: the process-specific parts. */
+const PROC_PID = /^\/proc\/(?:\d+|self|thread-self)(?=\/|$)(\/task\/\d+(?=\/|$))?/;
+
+/**
+ * Per-process /proc paths are kept with the pid as `*` (`/proc/*\/cmdline`, aa-logprof's glob):
+ * every process has other pids, so the literal path would never repeat and would fill the model.
+ */
+export function procPidGlob(path: string): string {
+  if (!path.startsWith('/proc/')) return path;
+  return path.replace(PROC_PID, (_m, task: string | undefined) => `/proc/*${task ? '/task/*' : ''}`);
+}
+
+function usablePath(raw: string): string | SkipReason {
+  const hit = pathCache.get(raw);
+  if (hit !== undefined) return hit;
+  const path = canonicalPath(raw);
+  const out: string | SkipReason = path === undefined ? 'relativePath' : unsafePathReason(path) !== undefined ? 'unsafePath' : procPidGlob(path);
+  if (pathCache.size >= PATH_CACHE_LIMIT) pathCache.clear();
+  pathCache.set(raw, out);
+  return out;
+}
+
 /** What `event` shows, or why it shows nothing a policy can express. Never throws. */
 export function readEvent(event: HostEvent): EventReading {
   if (event.type === 'SystemEvent') return { skip: 'systemEvent' };
@@ -171,9 +200,9 @@ export function readEvent(event: HostEvent): EventReading {
     case 'File': {
       const raw = event.file?.path;
       if (raw === undefined || raw === '') return { skip: 'noPath' };
-      let path = canonicalPath(raw);
-      if (path === undefined) return { skip: 'relativePath' };
-      if (unsafePathReason(path) !== undefined) return { skip: 'unsafePath' };
+      const usable = usablePath(raw);
+      if (usable === 'relativePath' || usable === 'unsafePath') return { skip: usable };
+      let path = usable;
       const notOwner = !isOwner(event);
       if (event.operation === 'Process') {
         if (path.endsWith('/')) return { skip: 'noPath' };

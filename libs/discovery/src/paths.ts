@@ -6,9 +6,11 @@ import { unsafeTextReason } from '@kvmservice/resources';
  * lexically, a trailing '/' kept (AppArmor reports directories that way). Undefined for a
  * relative path (SELinux AVCs often name only the last component).
  */
+const NOT_CANONICAL = /\/\/|\/\.\.?(?:\/|$)/;
+
 export function canonicalPath(path: string): string | undefined {
-  if (!path.startsWith('/')) return undefined;
-  if (!path.includes('//') && !path.includes('/.')) return path;
+  if (path.charCodeAt(0) !== 47) return undefined;
+  if (!NOT_CANONICAL.test(path)) return path;
   const dir = path.endsWith('/') || path.endsWith('/.') || path.endsWith('/..');
   const parts: string[] = [];
   for (const part of path.split('/')) {

@@ -12,9 +12,18 @@ import type { HostEvent } from '@kvmservice/auditlog';
  */
 export type SourceResolver = (event: HostEvent) => string | undefined;
 
+const binaryCache = new Map<string, boolean>();
+
 /** An absolute path naming a binary: no glob characters, no trailing '/'. */
 export function isBinaryPath(p: string | undefined): p is string {
-  return p !== undefined && p.length > 1 && p.startsWith('/') && !p.endsWith('/') && !/[*?[\]{}\s]/.test(p) && !p.includes('//');
+  if (p === undefined || p.charCodeAt(0) !== 47) return false;
+  let ok = binaryCache.get(p);
+  if (ok === undefined) {
+    ok = p.length > 1 && !p.endsWith('/') && !/[*?[\]{}\s]/.test(p) && !p.includes('//');
+    if (binaryCache.size >= 4096) binaryCache.clear();
+    binaryCache.set(p, ok);
+  }
+  return ok;
 }
 
 /** An AppArmor profile named after a binary (`/usr/sbin/nginx`, or its hat `/usr/sbin/nginx//hat`). */
