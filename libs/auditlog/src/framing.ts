@@ -124,7 +124,23 @@ export function frameLine(raw: string): FramedLine {
   let p = 0;
   while (p < s.length && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
 
-  const f: FramedLine = { envelope: 'none', body: '', fieldsAt: 0, wellFormed: true };
+  // every member present (in declaration order): one shape for all framed lines
+  const f: FramedLine = {
+    envelope: 'none',
+    node: undefined,
+    hostName: undefined,
+    envelopeTimeMs: undefined,
+    tag: undefined,
+    body: '',
+    type: undefined,
+    typeNumber: undefined,
+    auditId: undefined,
+    epoch: undefined,
+    ms: undefined,
+    serial: undefined,
+    fieldsAt: 0,
+    wellFormed: true,
+  };
   let isoTime: RegExpExecArray | undefined;
 
   if (s.charCodeAt(p) === 123 /* { */) {

@@ -236,13 +236,14 @@ export function appArmorEvent(r: AaLogRecord, c: EventContext): HostEvent | unde
   }
   applySyscall(ev, c);
   ev.source = ev.processName ?? r.profile;
-  ev.lsm = { aaEvent: r.event };
-  if (r.profile !== undefined) ev.lsm.profile = r.profile;
-  if (r.peer_profile !== undefined) ev.lsm.peerProfile = r.peer_profile;
-  else if (r.peer !== undefined) ev.lsm.peerProfile = r.peer;
-  if (r.operation !== undefined) ev.lsm.aaOperation = r.operation;
-  if (r.requested_mask !== undefined) ev.lsm.requestedMask = r.requested_mask;
-  if (r.denied_mask !== undefined) ev.lsm.deniedMask = r.denied_mask;
+  ev.lsm = {
+    profile: r.profile,
+    peerProfile: r.peer_profile ?? r.peer,
+    aaEvent: r.event,
+    aaOperation: r.operation,
+    requestedMask: r.requested_mask,
+    deniedMask: r.denied_mask,
+  };
 
   const data: string[] = [];
   if (r.operation !== undefined) data.push(`operation=${r.operation}`);
@@ -435,17 +436,15 @@ export function selinuxEvent(r: SelinuxRecord, c: EventContext): HostEvent | und
   }
   applySyscall(ev, c);
   ev.source = ev.processName;
-  ev.lsm = { permissions: r.permissions };
-  if (r.scontext) {
-    ev.lsm.scontextType = r.scontext.type;
-    ev.lsm.scontext = contextText(r.scontext);
-  }
-  if (r.tcontext) {
-    ev.lsm.tcontextType = r.tcontext.type;
-    ev.lsm.tcontext = contextText(r.tcontext);
-  }
-  if (r.tclass !== undefined) ev.lsm.tclass = r.tclass;
-  if (r.permissive !== undefined) ev.lsm.permissive = r.permissive;
+  ev.lsm = {
+    scontextType: r.scontext?.type,
+    tcontextType: r.tcontext?.type,
+    scontext: contextText(r.scontext),
+    tcontext: contextText(r.tcontext),
+    tclass: r.tclass,
+    permissions: r.permissions,
+    permissive: r.permissive,
+  };
 
   const data = [`tclass=${r.tclass ?? ''}`, `permissions=${r.permissions.join(',')}`];
   if (r.ioctlcmd !== undefined) data.push(`ioctlcmd=0x${r.ioctlcmd.toString(16)}`);

@@ -40,7 +40,28 @@ function isWs(c: number): boolean {
 
 /** Reads `avc:  denied|granted  { perm … } for  key=value …` starting at `at` (just after `avc:`). */
 function readAvc(text: string, at: number, end: number, kind: 'AVC' | 'USER_AVC', header: FramedLine): SelinuxAvcRecord {
-  const rec: SelinuxAvcRecord = { kind, valid: false, denied: true, permissions: [], fields: {} };
+  // every member present: one shape for all AVC records
+  const rec: SelinuxAvcRecord = {
+    kind,
+    valid: false,
+    denied: true,
+    permissions: [],
+    scontext: undefined,
+    tcontext: undefined,
+    tclass: undefined,
+    permissive: undefined,
+    ioctlcmd: undefined,
+    pid: undefined,
+    comm: undefined,
+    exe: undefined,
+    name: undefined,
+    path: undefined,
+    fields: {},
+    audit_id: undefined,
+    epoch: undefined,
+    serial: undefined,
+    node: undefined,
+  };
   let i = at;
   const word = (): string => {
     while (i < end && isWs(text.charCodeAt(i))) i++;

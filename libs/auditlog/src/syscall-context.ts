@@ -87,7 +87,30 @@ function execveArgv(records: readonly AuditRecord[]): string[] | undefined {
 
 /** Collects SYSCALL, EXECVE, CWD, PATH, SOCKADDR and PROCTITLE of one event. */
 export function syscallContext(records: readonly AuditRecord[]): SyscallContext {
-  const ctx: SyscallContext = { args: [], paths: [] };
+  // every member present: one shape for all contexts
+  const ctx: SyscallContext = {
+    syscall: undefined,
+    syscallNumber: undefined,
+    arch: undefined,
+    success: undefined,
+    exit: undefined,
+    args: [],
+    pid: undefined,
+    ppid: undefined,
+    uid: undefined,
+    auid: undefined,
+    euid: undefined,
+    fsuid: undefined,
+    comm: undefined,
+    exe: undefined,
+    key: undefined,
+    cwd: undefined,
+    argv: undefined,
+    proctitle: undefined,
+    paths: [],
+    sockaddr: undefined,
+    openFlags: undefined,
+  };
   for (const r of records) {
     const f = r.fields;
     switch (r.type) {
