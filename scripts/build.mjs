@@ -26,3 +26,9 @@ if (result.status !== 0) {
   console.error('kvmservice build: tsc -b failed');
   process.exit(result.status ?? 1);
 }
+// The single-file agent bundle kvmservice serves to its installer (GET /agent/kvmagent.tgz).
+const bundle = spawnSync(process.execPath, [join(root, 'scripts/bundle-agent.mjs')], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+if (bundle.status !== 0) {
+  console.error('kvmservice build: bundling the agent failed');
+  process.exit(bundle.status ?? 1);
+}

@@ -14,6 +14,8 @@ packages=(
   qemu-system-x86 busybox-static cpio                                  # kernel tier (AppArmor in a VM)
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev  # Helm chart rendering
   systemd                                                              # systemd-analyze verify
+  zsh                                                                  # kvmctl completion test
+  shellcheck curl                                                      # installer lint and test
 )
 
 missing=()

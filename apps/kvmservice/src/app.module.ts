@@ -16,6 +16,8 @@ import { DesiredStateService } from './desired/desired-state.service.js';
 import { RENDERERS, RenderCache, cachedLsmRenderers } from './desired/lsm-renderers.js';
 import { HttpController } from './health/http.controller.js';
 import { HousekeepingService } from './housekeeping/housekeeping.service.js';
+import { InstallController } from './install/install.controller.js';
+import { InstallService } from './install/install.service.js';
 import { HostStatusService } from './hosts/host-status.service.js';
 import { ReplicaService } from './hosts/replica.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -79,11 +81,12 @@ export class AppModule {
       TelemetryService,
       EventFeed,
       HousekeepingService,
+      InstallService,
     ];
     return {
       module: AppModule,
       providers,
-      controllers: [HttpController, ControlController, AgentController],
+      controllers: [HttpController, ControlController, AgentController, InstallController],
     };
   }
 }

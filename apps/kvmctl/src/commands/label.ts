@@ -103,8 +103,8 @@ Examples:
               if (labels !== '') io.stdout(`${targets.length > 1 ? `${objectRef(kind, name)}: ` : ''}${labels.split(',').join('\n')}\n`);
               continue;
             }
-            await session.call((c, t) => unary(c.label.bind(c), { kind: kind.kind, name, set, remove, overwrite: opts.overwrite === true, resourceVersion: opts.resourceVersion ?? '' }, t));
-            io.stdout(namesOnly ? `${objectRef(kind, name)}\n` : `${objectRef(kind, name)} labeled\n`);
+            const reply = await session.call((c, t) => unary(c.label.bind(c), { kind: kind.kind, name, set, remove, overwrite: opts.overwrite === true, resourceVersion: opts.resourceVersion ?? '' }, t));
+            io.stdout(namesOnly ? `${objectRef(kind, name)}\n` : `${objectRef(kind, name)} ${reply.changed ? 'labeled' : 'not labeled'}\n`);
           } catch (e) {
             if (!(e instanceof RpcError)) throw e;
             errors.push(e.message);

@@ -37,6 +37,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../api-error.js';
 import { AuthService, type BootstrapToken } from '../auth/auth-service.js';
 import { grpcStatusOf, rpcException } from '../grpc/rpc-errors.js';
+import { InstallService } from '../install/install.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ObjectService } from '../objects/object-service.js';
 import { EventFeed } from '../telemetry/event-feed.js';
@@ -74,6 +75,7 @@ export class ControlController {
     private readonly objects: ObjectService,
     private readonly feed: EventFeed,
     private readonly metrics: MetricsService,
+    private readonly install: InstallService,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -129,13 +131,13 @@ export class ControlController {
   @GrpcMethod('ControlService', 'Label')
   label(request: LabelRequest__Output, metadata: Metadata): Promise<LabelResponse> {
     return this.unary('Label', metadata, async () => {
-      const object = await this.objects.label(request.kind, request.name, {
+      const { object, changed } = await this.objects.label(request.kind, request.name, {
         set: request.set ?? {},
         remove: request.remove,
         overwrite: request.overwrite,
         ...(request.resourceVersion ? { resourceVersion: request.resourceVersion } : {}),
       });
-      return { object: JSON.stringify(object) };
+      return { object: JSON.stringify(object), changed };
     });
   }
 
@@ -174,10 +176,10 @@ export class ControlController {
   }
 
   @GrpcMethod('ControlService', 'GetInstallScript')
-  getInstallScript(_request: GetInstallScriptRequest__Output, metadata: Metadata): Promise<GetInstallScriptResponse> {
-    return this.unary('GetInstallScript', metadata, async () => {
-      throw new ApiError('FailedPrecondition', 'the agent installer is not part of this build yet');
-    });
+  getInstallScript(request: GetInstallScriptRequest__Output, metadata: Metadata): Promise<GetInstallScriptResponse> {
+    return this.unary('GetInstallScript', metadata, async () => ({
+      script: await this.install.scriptForHost({ hostname: request.hostname, createToken: request.createToken, tokenTtlSeconds: request.tokenTtlSeconds }),
+    }));
   }
 
   @GrpcMethod('ControlService', 'Watch')

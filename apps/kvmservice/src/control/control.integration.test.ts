@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kvmservice/api';
 import { startTestService, type TestService } from '../testing/service-harness.js';
-import { joinHost } from '../testing/test-agent.js';
+import { TestAgentSession, joinHost } from '../testing/test-agent.js';
 
 describe('ControlService smoke', () => {
   let svc: TestService;
@@ -73,5 +73,31 @@ describe('Apply is all or nothing', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const hosts = (await unary(control.list.bind(control), { kind: 'kvm', labelSelector: '', limit: 0, continueToken: '' })).items.map((i) => JSON.parse(i).metadata.name);
     expect(hosts).toHaveLength(1);
+  });
+});
+
+describe('Watch of hosts', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('reports a host as MODIFIED when its agent connects (status lives under other keys)', async () => {
+    const control = svc.control();
+    const t = await unary(control.createToken.bind(control), { hostname: 'w-1', labels: {}, ttlSeconds: 600, description: '' });
+    const joined = await joinHost(svc.agent(), t.secret, 'w-1');
+    const watch = control.watch({ kind: 'kvm', labelSelector: '', resourceVersion: '' });
+    const seen: { type: string; connected: boolean }[] = [];
+    watch.on('data', (m: { type: string; object: string }) => seen.push({ type: m.type, connected: JSON.parse(m.object).status?.connected === true }));
+    watch.on('error', () => undefined);
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThan(0);
+    expect(seen[0]).toEqual({ type: 'ADDED', connected: false });
+    const session = new TestAgentSession(svc.agent(joined.credential));
+    await expect.poll(() => seen.some((e) => e.type === 'MODIFIED' && e.connected), { timeout: 10_000 }).toBe(true);
+    session.close();
+    watch.cancel();
   });
 });

@@ -37,7 +37,7 @@ export class AgentBundleFile {
     try {
       stat = statSync(this.path);
     } catch {
-      throw new ApiError('Unavailable', `the agent bundle is not built (${this.path}): run node scripts/bundle-agent.mjs, or set KVMSERVICE_AGENT_BUNDLE`);
+      throw new ApiError('FailedPrecondition', `the agent bundle is not built (${this.path}): run node scripts/bundle-agent.mjs, or set KVMSERVICE_AGENT_BUNDLE`);
     }
     const key = `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
     if (this.cached?.key === key) return this.cached.bundle;
@@ -53,6 +53,6 @@ export function readInstallerTemplate(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ApiError('Unavailable', `the installer template ${path} cannot be read: ${(e as Error).message}`);
+    throw new ApiError('FailedPrecondition', `the installer template ${path} cannot be read: ${(e as Error).message}`);
   }
 }

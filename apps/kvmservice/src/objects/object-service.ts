@@ -9,13 +9,14 @@ import {
   labelSelectorMatches,
   parseLabelSelector,
   RESOURCE_KINDS,
+  VIRTUAL_MACHINE,
   validateResource,
   formatFieldError,
   type LabelSelector,
   type Resource,
   type ResourceKind,
 } from '@kvmservice/resources';
-import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store } from '@kvmservice/store';
+import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
 import { ApiError } from '../api-error.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 
@@ -262,7 +263,7 @@ export class ObjectService {
   }
 
   /** `kubectl label`: set and remove labels, re-validating the object. */
-  async label(kindName: string, name: string, change: { set: Record<string, string>; remove: string[]; overwrite: boolean; resourceVersion?: string }): Promise<Resource> {
+  async label(kindName: string, name: string, change: { set: Record<string, string>; remove: string[]; overwrite: boolean; resourceVersion?: string }): Promise<{ object: Resource; changed: boolean }> {
     const kind = resolveKind(kindName);
     for (let attempt = 0; ; attempt++) {
       const found = await this.find(kind, name);
@@ -279,6 +280,10 @@ export class ObjectService {
         labels[k] = v;
       }
       for (const k of change.remove) delete labels[k];
+      if (canonicalJson(labels) === canonicalJson(labelsOf(object))) {
+        const [unchanged] = await this.decorate(kind, [withVersion(object, found.kv)]);
+        return { object: unchanged!, changed: false };
+      }
       const updated = { ...object, metadata: { ...(object.metadata as Json), labels } };
       if (Object.keys(labels).length === 0) delete (updated.metadata as Json).labels;
       const check = validateResource(updated);
@@ -286,7 +291,7 @@ export class ObjectService {
       try {
         const kv = await this.store.update(this.keys.object(kind, name), JSON.stringify(updated), { expectRevision: found.kv.modRevision });
         const [decorated] = await this.decorate(kind, [withVersion(updated, kv)]);
-        return decorated!;
+        return { object: decorated!, changed: true };
       } catch (e) {
         if (e instanceof ConflictError && !change.resourceVersion && attempt < 5) continue;
         throw toApiError(e);
@@ -315,15 +320,29 @@ export class ObjectService {
   /**
    * Changes to one kind, in revision order. `fromRevision` continues a list (list.revision + 1);
    * with a selector, objects that stop matching are reported DELETED, objects that start matching ADDED.
+   * Hosts also change when their status or presence does (kept under other keys): those changes
+   * come as MODIFIED events of the host.
    */
   async *watch(kindName: string, options: { selector?: string; fromRevision?: number; signal?: AbortSignal } = {}): AsyncGenerator<ObjectChange> {
     const kind = resolveKind(kindName);
     const selector = resolveSelector(options.selector);
-    const prefix = this.keys.collection(kind);
-    const watch = await this.store.watch(prefix, options.fromRevision ? { fromRevision: options.fromRevision } : {});
-    options.signal?.addEventListener('abort', () => void watch.close(), { once: true });
+    const from = options.fromRevision ? { fromRevision: options.fromRevision } : {};
+    const objectsPrefix = this.keys.collection(kind);
+    const prefixes = kind === VIRTUAL_MACHINE ? [objectsPrefix, this.keys.hostStatus(), this.keys.presence()] : [objectsPrefix];
+    const watches = await Promise.all(prefixes.map((p) => this.store.watch(p, from)));
+    const closeAll = () => void Promise.all(watches.map((w) => w.close()));
+    options.signal?.addEventListener('abort', closeAll, { once: true });
     try {
-      for await (const event of watch) {
+      for await (const event of mergeWatches(watches)) {
+        if (!event.key.startsWith(objectsPrefix)) {
+          // Status or presence of a host: report the host as modified, as it reads now.
+          const name = event.key.slice(event.key.startsWith(this.keys.hostStatus()) ? this.keys.hostStatus().length : this.keys.presence().length);
+          const found = await this.find(kind, name);
+          if (found && labelSelectorMatches(selector, labelsOf(found.object as unknown as Json))) {
+            yield { type: 'MODIFIED', kind, object: (await this.decorate(kind, [found.object]))[0]!, revision: event.revision };
+          }
+          continue;
+        }
         const prev = event.prev ? withVersion(parseStored(event.prev), event.prev) : undefined;
         const prevMatches = prev !== undefined && labelSelectorMatches(selector, labelsOf(prev as unknown as Json));
         if (event.type === 'DELETE') {
@@ -337,8 +356,28 @@ export class ObjectService {
         else if (prevMatches) yield { type: 'DELETED', kind, object: decorated!, revision: event.revision };
       }
     } finally {
-      await watch.close();
+      closeAll();
     }
+  }
+}
+
+/**
+ * The events of several watches as one stream, each watch read one event at a time (so each keeps
+ * its backpressure); ends when all end, fails when one fails.
+ */
+async function* mergeWatches(watches: Watch[]): AsyncGenerator<WatchEvent> {
+  const iterators = watches.map((w) => w[Symbol.asyncIterator]());
+  const pending = new Map<number, Promise<{ i: number; r: IteratorResult<WatchEvent> }>>();
+  const pull = (i: number) => pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
+  iterators.forEach((_, i) => pull(i));
+  while (pending.size > 0) {
+    const { i, r } = await Promise.race(pending.values());
+    if (r.done) {
+      pending.delete(i);
+      continue;
+    }
+    pull(i);
+    yield r.value;
   }
 }
 
