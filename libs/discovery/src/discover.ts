@@ -3,8 +3,16 @@
  * left out — what `kvmctl discover` prints and what the control plane wraps into
  * DiscoveredPolicy objects.
  */
+import { createHash } from 'node:crypto';
 import { parseLogLines, type ParseLogOptions } from '@kvmservice/auditlog';
-import type { CiliumClusterwideNetworkPolicy, CiliumNetworkPolicy, KubeArmorHostPolicy } from '@kvmservice/resources';
+import {
+  DISCOVERED_POLICY_API_VERSION,
+  DISCOVERED_POLICY_KIND,
+  type CiliumClusterwideNetworkPolicy,
+  type CiliumNetworkPolicy,
+  type DiscoveredPolicy,
+  type KubeArmorHostPolicy,
+} from '@kvmservice/resources';
 import { discoverHostPolicies, type HostPolicyNotes, type HostPolicyOptions } from './host-policies.js';
 import { discoverHostNetworkPolicy, type HostNetworkNotes, type HostNetworkOptions } from './host-network.js';
 import { readHubbleFlows } from './hubble.js';
@@ -122,4 +130,38 @@ export function observeHubbleText(model: HostModel, text: string, nowMs: number)
   const read = readHubbleFlows(text);
   observeFlows(model, read.flows, nowMs);
   return { flows: read.flows.length, unparsed: read.unparsed };
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) out[k] = canonical((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+/**
+ * sha256 of a discovered object's kind, name and spec (keys sorted): equal digests mean the same
+ * policy, so the control plane can tell whether a fresh discovery changes an Active policy
+ * (DiscoveredPolicy `PendingUpdates`) without comparing objects field by field.
+ */
+export function policyDigest(policy: DiscoveredObject): string {
+  const text = JSON.stringify(canonical({ kind: policy.kind, name: policy.metadata.name, spec: policy.spec }));
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Annotation carrying `policyDigest` of the wrapped policy. */
+export const DIGEST_ANNOTATION = 'discovery.kvmservice.io/digest';
+
+/**
+ * A DiscoveredPolicy (status Inactive unless given) wrapping a discovered object, named like it
+ * and annotated with its digest; `validateResource` accepts it.
+ */
+export function wrapDiscoveredPolicy(policy: DiscoveredObject, status: DiscoveredPolicy['spec']['status'] = 'Inactive'): DiscoveredPolicy {
+  return {
+    apiVersion: DISCOVERED_POLICY_API_VERSION,
+    kind: DISCOVERED_POLICY_KIND,
+    metadata: { name: policy.metadata.name, annotations: { [DIGEST_ANNOTATION]: policyDigest(policy) } },
+    spec: { status, policy: policy as unknown as Record<string, unknown> },
+  };
 }

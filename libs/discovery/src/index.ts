@@ -49,7 +49,7 @@ export {
   type FailsafePort,
 } from './host-network.js';
 export { discoverWorkloadPolicies, aggregateSelectors, DEFAULT_DNS_SERVER, type WorkloadPolicyOptions, type WorkloadPolicyResult } from './workload-policies.js';
-export { discoverPolicies, observeLogLines, observeHubbleText, type DiscoveryOptions, type DiscoveryResult, type DiscoveryReport, type DiscoveredObject, type LogObservation } from './discover.js';
+export { discoverPolicies, observeLogLines, observeHubbleText, policyDigest, wrapDiscoveredPolicy, DIGEST_ANNOTATION, type DiscoveryOptions, type DiscoveryResult, type DiscoveryReport, type DiscoveredObject, type LogObservation } from './discover.js';
 export { aggregatePaths, type AggregationOptions, type Aggregated, type PathFacts } from './aggregate-paths.js';
 export { httpRules, DEFAULT_HTTP_THRESHOLD, type HttpRule } from './http-paths.js';
 export { DEFAULT_CIDR_AGGREGATION, type CidrAggregation } from './cidr.js';
