@@ -2,6 +2,7 @@
  * Who is at each end of a Hubble flow, in the terms a Cilium policy selects by: the host itself,
  * a workload (namespace + labels), a Cilium entity, or a plain address.
  */
+import { isLabelKey } from '@kvmservice/resources';
 import type { HubbleEndpoint } from './hubble.js';
 
 export interface WorkloadEndpoint {
@@ -76,7 +77,8 @@ export function flowPeer(e: HubbleEndpoint, ip: string | undefined): FlowPeer | 
       namespace ??= l.value;
       continue;
     }
-    if (VOLATILE_LABEL.test(l.key) || l.key === '' || !LABEL_VALUE.test(l.value)) continue;
+    // only what a Kubernetes label selector can hold reaches a policy
+    if (VOLATILE_LABEL.test(l.key) || !isLabelKey(l.key) || !LABEL_VALUE.test(l.value)) continue;
     labels[l.key] = l.value;
   }
   if (reserved.includes('host')) return { kind: 'host' };

@@ -118,3 +118,17 @@ describe('kubeArmorLogToHostEvent', () => {
     expect(kubeArmorLogToHostEvent([1])).toBe('not a JSON object');
   });
 });
+
+describe('untrusted flow data', () => {
+  it('keeps labels a selector cannot hold and names toFQDNs cannot hold out of the model', async () => {
+    const { createHostModel, observeDnsAnswer } = await import('./model.js');
+    expect(flowPeer({ labels: ['k8s:bad key=x', 'k8s:app=web', 'k8s:x=bad value'] }, undefined)).toEqual({
+      kind: 'endpoint',
+      key: '/app=web',
+      endpoint: { namespace: '', labels: { app: 'web' } },
+    });
+    const m = createHostModel('h');
+    for (const name of ['a..b', '.x', 'ok.example.com.', 'bad name', `${'a'.repeat(300)}`, 'x"y']) observeDnsAnswer(m, name, ['1.2.3.4'], 0);
+    expect([...m.dns.get('1.2.3.4')!.keys()]).toEqual(['ok.example.com']);
+  });
+});

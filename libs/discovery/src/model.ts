@@ -284,7 +284,8 @@ export function observeEvents(model: HostModel, events: Iterable<HostEvent>, now
 export function observeDnsAnswer(model: HostModel, name: string, addrs: Iterable<string>, nowMs: number): void {
   const t = Math.floor(nowMs / 1000);
   const clean = name.endsWith('.') ? name.slice(0, -1).toLowerCase() : name.toLowerCase();
-  if (clean === '' || !/^[-a-z0-9_.]+$/.test(clean)) return;
+  // what toFQDNs.matchName accepts (Cilium's `^([-a-zA-Z0-9_]+[.]?)+$`, written without nested quantifiers)
+  if (clean.length === 0 || clean.length > 253 || !/^[-a-z0-9_]+(?:\.[-a-z0-9_]+)*$/.test(clean)) return;
   for (const raw of addrs) {
     const addr = raw.toLowerCase();
     let names = model.dns.get(addr);
