@@ -281,6 +281,10 @@ const DATE_MONTH = /(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June
 const DATE_ISO = /[0-9]{4}-[0-9]{2}-[0-9]{2}/y;
 const TIME = /[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[+-][0-9]{2}:[0-9]{2})?/y;
 const DMESG_STAMP = /\[[0-9 ]{5,}\.[0-9]{6,}\]/y;
+// regex literals inside functions would be new objects on every call
+const ALL_DIGITS = /^[0-9]+$/;
+const UNKNOWN_TYPE = /^UNKNOWN\[([0-9]+)\]$/;
+const USER_MSG_PREFIX = /[ \t\n\r\x1d]*pid[ \t\n\r\x1d]*=[ \t\n\r\x1d]*[0-9]+[ \t\n\r\x1d]*uid[ \t\n\r\x1d]*=/y;
 
 /** How the key list ends: plain; inside `msg='...'` (closing quote required / optional). */
 type KeyListEnd = 'eof' | 'quote-required' | 'quote-optional';
@@ -404,7 +408,7 @@ class AaParser {
     while (this.i < this.s.length && isTypeWordChar(this.s.charCodeAt(this.i))) this.i++;
     const word = this.s.slice(start, this.i);
     if (word === '') return false;
-    if (/^[0-9]+$/.test(word)) return false; // TOK_DIGITS: no rule takes a numeric type here
+    if (ALL_DIGITS.test(word)) return false; // TOK_DIGITS: no rule takes a numeric type here
     this.meta.typeName = word;
     const aa = AA_TYPES.get(word);
     if (aa !== undefined) {
@@ -413,7 +417,7 @@ class AaParser {
       this.rec.event = aa;
       return true;
     }
-    const unknown = /^UNKNOWN\[([0-9]+)\]$/.exec(word);
+    const unknown = UNKNOWN_TYPE.exec(word);
     if (unknown) {
       if (!this.auditMsg()) return false;
       if (!this.keyList('eof')) return false;
@@ -549,7 +553,7 @@ class AaParser {
     const start = this.i;
     while (this.i < this.s.length && isTypeWordChar(this.s.charCodeAt(this.i))) this.i++;
     const word = this.s.slice(start, this.i);
-    return word !== '' && /^[0-9]+$/.test(word) ? word : undefined;
+    return word !== '' && ALL_DIGITS.test(word) ? word : undefined;
   }
 
   // ---- syslog: DATE HOST kernel: ... | DATE HOST tag[pid]: ... ----
@@ -614,9 +618,8 @@ class AaParser {
 
   /** bison decides between key_pid and the user header only once it sees `uid` after `pid=N` */
   private looksLikeUserMsgPrefix(): boolean {
-    const m = /[ \t\n\r\x1d]*pid[ \t\n\r\x1d]*=[ \t\n\r\x1d]*[0-9]+[ \t\n\r\x1d]*uid[ \t\n\r\x1d]*=/y;
-    m.lastIndex = this.i;
-    return m.test(this.s);
+    USER_MSG_PREFIX.lastIndex = this.i;
+    return USER_MSG_PREFIX.test(this.s);
   }
 
   // ---- key lists ----
@@ -665,6 +668,23 @@ class AaParser {
       }
     }
     if (exact !== undefined) {
+      // the common shape, key="value" or key=123 right after the key, read here directly
+      if (s.charCodeAt(e) === 61) {
+        const v0 = s.charCodeAt(e + 1);
+        if (v0 === 34 && exact.str !== undefined && (exact.kind === 'quoted' || exact.kind === 'safe')) {
+          const close = s.indexOf('"', e + 2);
+          if (close < 0) return 'error';
+          const v = s.slice(e + 2, close);
+          exact.str(this.rec, this.multiline && v.indexOf('\n') >= 0 ? v.replace(/\n/g, '') : v);
+          this.i = close + 1;
+          return 'ok';
+        }
+        if (v0 >= 48 && v0 <= 57 && exact.num !== undefined && exact.kind === 'digits') {
+          this.i = e + 1;
+          exact.num(this.rec, this.number());
+          return 'ok';
+        }
+      }
       this.i = e;
       if (exact.kind !== 'event' && exact.kind !== 'type') this.skipWs();
       if (s.charCodeAt(this.i) !== 61) return 'error';

@@ -40,6 +40,8 @@ const TAG_ONLY = /([A-Za-z0-9_./-]+)(?:\[[0-9]+\])?:[ \t]*/y;
 const NODE = /(?:node|host)=([^ \t]+)[ \t]+(?=type=)/y;
 // auditd's own DAEMON_* records of old versions have no ':' after the header
 const AUDIT_ID = /audit\(([0-9]{1,20})\.([0-9]{1,9}):([0-9]{1,20})\)[ \t]*:?[ \t]*/y;
+const TYPE_AFTER_HEADER = /type=([0-9]{1,5})(?=[ \t])/y;
+const ALL_DIGITS = /^[0-9]+$/;
 
 function stickyMatch(re: RegExp, s: string, at: number): RegExpExecArray | null {
   re.lastIndex = at;
@@ -258,21 +260,20 @@ function readHeader(f: FramedLine): void {
     if (type !== undefined && type !== '') {
       // a type without a readable header is still that record type
       f.typeNumber = auditTypeNumber(type);
-      f.type = /^[0-9]+$/.test(type) ? auditTypeName(Number(type)) : type;
+      f.type = ALL_DIGITS.test(type) ? auditTypeName(Number(type)) : type;
     }
     return;
   }
   const [, sec, ms, serial] = m;
   // the 2.6-era syslog form puts the type after the header: "audit(…): type=1503 operation=…"
   if (type === undefined) {
-    const t = /type=([0-9]{1,5})(?=[ \t])/y;
-    t.lastIndex = AUDIT_ID.lastIndex;
-    const tm = t.exec(b);
+    TYPE_AFTER_HEADER.lastIndex = AUDIT_ID.lastIndex;
+    const tm = TYPE_AFTER_HEADER.exec(b);
     if (tm) type = tm[1];
   }
   if (type !== undefined) {
     f.typeNumber = auditTypeNumber(type);
-    f.type = /^[0-9]+$/.test(type) ? auditTypeName(Number(type)) : type;
+    f.type = ALL_DIGITS.test(type) ? auditTypeName(Number(type)) : type;
   }
   f.auditId = `${sec}.${ms}:${serial}`;
   f.epoch = Number(sec);

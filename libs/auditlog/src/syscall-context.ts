@@ -2,6 +2,9 @@ import { decodeSockAddr, type SockAddr } from './sockaddr.js';
 import { openFlagNames, openFlagsArg, syscallName } from './syscalls.js';
 import type { AuditRecord } from './types.js';
 
+const INTEGER = /^-?[0-9]{1,19}$/;
+const EXECVE_ARG = /^a([0-9]{1,6})(?:\[([0-9]{1,6})\])?$/;
+
 export interface PathItem {
   item: number;
   name: string;
@@ -36,7 +39,7 @@ export interface SyscallContext {
 }
 
 function int(v: string | undefined): number | undefined {
-  if (v === undefined || !/^-?[0-9]{1,19}$/.test(v)) return undefined;
+  if (v === undefined || !INTEGER.test(v)) return undefined;
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : undefined;
 }
@@ -60,7 +63,7 @@ function execveArgv(records: readonly AuditRecord[]): string[] | undefined {
         argc = int(v);
         continue;
       }
-      const m = /^a([0-9]{1,6})(?:\[([0-9]{1,6})\])?$/.exec(key);
+      const m = EXECVE_ARG.exec(key);
       if (!m) continue;
       const n = Number(m[1]);
       if (n > 65535) continue; // more than the kernel's MAX_ARG_STRINGS could log in one event
