@@ -1,0 +1,328 @@
+/**
+ * Real processes for the agent e2e tests: kvmservice and kvmagent started from their built bins
+ * (`npm run build`, or `npx tsc -b apps/kvmagent apps/kvmservice`), on loopback ports, with
+ * temporary data and state directories. Every process started here is killed by `killAll()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createControlClient, parseClientConfig, unary, type ControlServiceClient, type Event__Output, type StreamEventsResponse__Output } from '@kvmservice/api';
+import { onTestFailed } from 'vitest';
+import { repoRoot } from '../support/conformance.js';
+
+const KVMSERVICE_BIN = join(repoRoot, 'apps/kvmservice/bin/kvmservice.js');
+const KVMAGENT_BIN = join(repoRoot, 'apps/kvmagent/bin/kvmagent.js');
+
+const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+export function requireBuilt(): void {
+  for (const f of ['apps/kvmservice/dist/main.js', 'apps/kvmagent/dist/main.js', 'apps/kvmagent/dist/loaders/lsm-worker.js']) {
+    if (!existsSync(join(repoRoot, f))) throw new Error(`${f} is missing: build first (npm run build, or npx tsc -b apps/kvmagent apps/kvmservice)`);
+  }
+}
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
+/** SIGKILLs every process still running and removes the temporary directories. */
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function launch(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(child);
+  const output: string[] = [];
+  let partial = '';
+  const take = (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    output.push(...lines);
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (partial) output.push(partial);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, output, exited };
+}
+
+function httpOk(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export class ControlPlane {
+  private proc: Proc | undefined;
+  adminToken = '';
+  private client: ControlServiceClient | undefined;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly grpcPort: number,
+    readonly httpPort: number,
+  ) {}
+
+  static async start(): Promise<ControlPlane> {
+    const cp = new ControlPlane(tempDir('kvmagent-e2e-cp-'), await freePort(), await freePort());
+    await cp.restart();
+    return cp;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.grpcPort}`;
+  }
+  get caFile(): string {
+    return join(this.dataDir, 'ca.crt');
+  }
+  get output(): string[] {
+    return this.proc?.output ?? [];
+  }
+
+  /** Starts (again) on the same data directory and ports; resolves when ready. */
+  async restart(): Promise<void> {
+    this.proc = launch(process.execPath, [
+      KVMSERVICE_BIN,
+      '--data-dir', this.dataDir,
+      '--store', `sqlite:${join(this.dataDir, 'kvmservice.db')}`,
+      '--grpc-port', String(this.grpcPort),
+      '--http-port', String(this.httpPort),
+      '--bind-address', '127.0.0.1',
+      '--log-level', 'warn',
+    ]);
+    const proc = this.proc;
+    let exitedEarly = false;
+    void proc.exited.then(() => (exitedEarly = true));
+    await waitFor('kvmservice to be ready', async () => {
+      if (exitedEarly) throw new Error(`kvmservice exited: ${proc.output.slice(-5).join('\n')}`);
+      return (await httpOk(this.httpPort, '/readyz')) || undefined;
+    }, 60_000, 200);
+    if (!this.adminToken) {
+      const config = parseClientConfig(readFileSync(join(this.dataDir, 'kvmctl.yaml'), 'utf8'), 'kvmctl.yaml');
+      this.adminToken = config.contexts[0]!.token!;
+    }
+  }
+
+  control(): ControlServiceClient {
+    this.client ??= createControlClient({ address: this.address, caPem: readFileSync(this.caFile), token: this.adminToken });
+    return this.client;
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+  }
+
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+
+  async apply(...objects: unknown[]): Promise<void> {
+    await unary(this.control().apply.bind(this.control()), { objects: objects.map((o) => JSON.stringify(o)) });
+  }
+
+  async delete(kind: string, name: string): Promise<void> {
+    await unary(this.control().delete.bind(this.control()), { kind, name, resourceVersion: '' });
+  }
+
+  async label(name: string, set: Record<string, string>): Promise<void> {
+    await unary(this.control().label.bind(this.control()), { kind: 'kvm', name, set, remove: [], overwrite: true, resourceVersion: '' });
+  }
+
+  async token(hostname: string, labels: Record<string, string> = {}): Promise<string> {
+    return (await unary(this.control().createToken.bind(this.control()), { hostname, labels, ttlSeconds: 3600 })).secret;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- host objects are JSON documents
+  async host(name: string): Promise<any> {
+    return JSON.parse((await unary(this.control().get.bind(this.control()), { kind: 'kvm', name })).object);
+  }
+
+  /** Every stored event of a host (not following). */
+  events(host: string): Promise<Event__Output[]> {
+    return new Promise((resolve, reject) => {
+      const out: Event__Output[] = [];
+      const stream = this.control().streamEvents({ follow: false, host });
+      stream.on('data', (r: StreamEventsResponse__Output) => r.event && out.push(r.event));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(out));
+    });
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+}
+
+export interface AgentOptions {
+  name: string;
+  server: ControlPlane;
+  token?: string;
+  labels?: Record<string, string>;
+  logSource?: string;
+  stateDir?: string;
+  extra?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export class Agent {
+  private proc: Proc;
+  readonly stateDir: string;
+
+  constructor(readonly options: AgentOptions) {
+    this.stateDir = options.stateDir ?? join(tempDir(`kvmagent-e2e-${options.name}-`), 'state');
+    this.proc = this.launch();
+  }
+
+  private launch(): Proc {
+    const o = this.options;
+    const args = [
+      '--server', o.server.address,
+      '--ca', o.server.caFile,
+      '--state-dir', this.stateDir,
+      '--hostname', o.name,
+      '--lsm', 'apparmor',
+      '--dry-run',
+      '--max-backoff', '1',
+      '--heartbeat-interval', '2',
+      '--log-source', o.logSource ?? 'none',
+      ...(o.token ? ['--token', o.token] : []),
+      ...(o.labels && Object.keys(o.labels).length > 0 ? ['--labels', Object.entries(o.labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
+      ...(o.extra ?? []),
+    ];
+    // Executed as a program, as installed: its shebang sets the Node flags.
+    return launch(KVMAGENT_BIN, args, o.env);
+  }
+
+  get output(): string[] {
+    return this.proc.output;
+  }
+  get pid(): number {
+    return this.proc.child.pid!;
+  }
+  get running(): boolean {
+    return this.proc.child.exitCode === null && this.proc.child.signalCode === null;
+  }
+
+  /** Parsed JSON log lines with this message (substring). */
+  logs(msg: string): Record<string, unknown>[] {
+    return this.proc.output
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => typeof l.msg === 'string' && l.msg.includes(msg));
+  }
+
+  async waitLog(msg: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    return waitFor(`${this.options.name} to log "${msg}"`, () => this.logs(msg)[0], timeoutMs);
+  }
+
+  compiled(): string[] {
+    const dir = join(this.stateDir, 'apparmor', 'compiled');
+    return existsSync(dir) ? readdirSyncVisible(dir) : [];
+  }
+
+  profile(file: string): string {
+    return readFileSync(join(this.stateDir, 'apparmor', 'profiles', file), 'utf8');
+  }
+
+  /** SIGTERM; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (!this.running) return this.proc.child.exitCode;
+    this.proc.child.kill('SIGTERM');
+    return (await this.proc.exited).code;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.proc.child.kill(signal);
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.proc.exited;
+  }
+
+  restart(options: Partial<AgentOptions> = {}): void {
+    Object.assign(this.options, options);
+    this.proc = this.launch();
+  }
+}
+
+function readdirSyncVisible(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => !f.startsWith('.'))
+    .sort();
+}
+
+/** Prints the processes' last output lines when the running test fails (call inside the test). */
+export function dumpOnFailure(processes: () => { name: string; output: string[] }[]): void {
+  onTestFailed(() => {
+    for (const p of processes()) console.error(`--- ${p.name} (last 40 lines)\n${p.output.slice(-40).join('\n')}`);
+  });
+}
+
+export function hostPolicy(name: string, matchLabels: Record<string, string>, path: string) {
+  return {
+    apiVersion: 'security.kubearmor.com/v1',
+    kind: 'KubeArmorHostPolicy',
+    metadata: { name },
+    spec: { nodeSelector: { matchLabels }, file: { matchPaths: [{ path }] }, action: 'Block' },
+  };
+}
