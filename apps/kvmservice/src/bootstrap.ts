@@ -40,7 +40,7 @@ export async function startService(config: ServiceConfig, log: Logger = pino({ l
   const store = await openStore(config.store, {
     etcd: config.etcdCa ? { tls: { caFile: config.etcdCa, ...(config.etcdCert ? { certFile: config.etcdCert, keyFile: config.etcdKey } : {}) } } : {},
   });
-  let app: INestApplication;
+  let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(AppModule.forRoot({ config, store, tls, log }), { logger: nestLogger(log), abortOnError: false });
     app.enableShutdownHooks([]);
@@ -49,20 +49,23 @@ export async function startService(config: ServiceConfig, log: Logger = pino({ l
     await app.startAllMicroservices();
     await app.listen(config.httpPort, config.bindAddress);
   } catch (e) {
+    // Release whatever started (gRPC port, informers) before the store.
+    await app?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;
   }
+  const started = app;
   log.info({ grpcPort: config.grpcPort, httpPort: config.httpPort, store: config.store.replace(/\/\/[^@]*@/, '//'), tls: !config.insecure }, 'kvmservice started');
   let closing: Promise<void> | undefined;
   return {
     config,
     tls,
-    app,
+    app: started,
     store,
     log,
     close: () =>
       (closing ??= (async () => {
-        await app.close();
+        await started.close();
         await store.close();
         log.info('kvmservice stopped');
       })()),

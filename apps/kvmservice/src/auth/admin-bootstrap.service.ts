@@ -2,7 +2,7 @@
  * On the first start of an installation (no admin token in the store) creates an admin token and
  * writes `<data-dir>/kvmctl.yaml`, a kvmctl config that works as is (as k3s writes its kubeconfig).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { stringifyClientConfig } from '@kvmservice/api';
@@ -26,6 +26,18 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.adminTokenFile) {
+      let token: string;
+      try {
+        token = readFileSync(this.config.adminTokenFile, 'utf8').trim();
+      } catch (e) {
+        throw new Error(`--admin-token-file ${this.config.adminTokenFile}: ${(e as Error).message}`);
+      }
+      await this.auth.registerAdminToken(token, `from ${this.config.adminTokenFile}`).catch((e: Error) => {
+        throw new Error(`--admin-token-file ${this.config.adminTokenFile}: ${e.message}`);
+      });
+      return;
+    }
     if (await this.auth.hasAdminTokens()) return;
     const token = await this.auth.createAdminToken('created on first start');
     const path = kvmctlConfigPath(this.config);

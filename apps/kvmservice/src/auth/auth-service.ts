@@ -86,6 +86,19 @@ export class AuthService {
     return `${ADMIN_PREFIX}.${id}.${secret}`;
   }
 
+  /**
+   * Accepts an admin token the operator made (e.g. a Kubernetes Secret): stores its hash under its
+   * id, idempotently. Throws on a token that is not `kvmadm.<id>.<secret>`.
+   */
+  async registerAdminToken(token: string, description: string, now = Date.now()): Promise<void> {
+    const parsed = splitPrefixed(token, ADMIN_PREFIX);
+    if (!parsed || parsed.secret.length < 32) throw new ApiError('InvalidArgument', 'an admin token is kvmadm.<id: 8-32 of a-z0-9>.<secret: at least 32 characters>');
+    const stored: StoredAdminToken = { hash: hashSecret(parsed.secret), createdAt: now, description };
+    const current = await this.read<StoredAdminToken>(this.keys.adminToken(parsed.id));
+    if (current?.hash === stored.hash) return;
+    await this.store.put(this.keys.adminToken(parsed.id), JSON.stringify(stored));
+  }
+
   /** The caller of a ControlService method; anything but a valid admin token is refused. */
   async authenticateAdmin(metadata: Metadata | undefined): Promise<Caller> {
     const token = bearer(metadata);
