@@ -6,7 +6,7 @@
 import type { EgressRule, IngressRule, PortRule } from '@kvmservice/resources';
 import { httpRules } from './http-paths.js';
 
-export type L4 = 'TCP' | 'UDP' | 'SCTP';
+export type L4 = 'TCP' | 'UDP' | 'SCTP' | 'ANY';
 
 export type CiliumPeer =
   | { kind: 'endpoint'; selector: Record<string, string> }

@@ -106,9 +106,9 @@ export function discoverHostNetworkPolicy(model: HostModel, options: HostNetwork
   const failOut = options.failsafeEgress ?? [{ port: cpPort, protocol: 'TCP', ...(options.controlPlane?.cidrs ? { cidrs: options.controlPlane.cidrs } : {}) }];
 
   // ---- ingress: local port → peers ----
-  const listening = new Map<string, { protocol: L4; port: number }>();
+  const listening = new Map<string, { protocol: L4; port: number; sources: Set<string> }>();
   const ingressPeers = new Map<string, CiliumPeer[]>(); // portKey → peers
-  const unknownPort: { protocol: L4; peer: CiliumPeer }[] = [];
+  const unknownPort: { protocol: L4; peer: CiliumPeer; source: string }[] = [];
   const egress: Peers = new Map();
   const peerOf = (addr: string): CiliumPeer | undefined => {
     if (addr === '') return { kind: 'entity', entity: 'all' };
@@ -116,16 +116,26 @@ export function discoverHostNetworkPolicy(model: HostModel, options: HostNetwork
     if (!p) notes.badAddresses++;
     return p;
   };
+  const listen = (protocol: L4, port: number, source: string) => {
+    const k = portKey(protocol, port);
+    const l = listening.get(k) ?? { protocol, port, sources: new Set<string>() };
+    l.sources.add(source);
+    listening.set(k, l);
+  };
+  const admit = (k: string, peer: CiliumPeer) => ingressPeers.set(k, [...(ingressPeers.get(k) ?? []), peer]);
   for (const key of model.conns.keys()) {
-    const [direction, protocol, addr, portText] = key.split('|') as [string, L4, string, string];
+    const [direction, protocol, addr, portText, source = ''] = key.split('|') as [string, L4, string, string, string?];
     const port = Number(portText);
-    if (direction === 'listen' || direction === 'ingress') listening.set(portKey(protocol, port), { protocol, port });
-    if (direction === 'ingress' && addr !== '') {
-      const p = peerOf(addr);
-      if (p) ingressPeers.set(portKey(protocol, port), [...(ingressPeers.get(portKey(protocol, port)) ?? []), p]);
+    if (direction === 'listen') listen(protocol, port, source);
+    else if (direction === 'ingress') {
+      listen(protocol, port, '');
+      if (addr !== '') {
+        const p = peerOf(addr);
+        if (p) admit(portKey(protocol, port), p);
+      }
     } else if (direction === 'ingressPeer') {
       const p = peerOf(addr);
-      if (p) unknownPort.push({ protocol, peer: p });
+      if (p) unknownPort.push({ protocol, peer: p, source });
     } else if (direction === 'egress') {
       const names = addr === '' ? [] : namesOf(model, addr);
       if (names.length > 0) for (const name of names) add(egress, { kind: 'fqdn', name }, protocol, port);
@@ -161,12 +171,23 @@ export function discoverHostNetworkPolicy(model: HostModel, options: HostNetwork
     if (!peer) continue;
     if (src === 'host') add(egress, peer, protocol, port);
     else {
-      listening.set(portKey(protocol, port), { protocol, port });
-      ingressPeers.set(portKey(protocol, port), [...(ingressPeers.get(portKey(protocol, port)) ?? []), peer]);
+      listen(protocol, port, '');
+      admit(portKey(protocol, port), peer);
     }
   }
-  for (const { protocol, peer } of unknownPort) {
-    for (const [k, l] of listening) if (l.protocol === protocol) ingressPeers.set(k, [...(ingressPeers.get(k) ?? []), peer]);
+  // An accepted peer without its local port (Linux audit's accept) belongs to the ports its program
+  // listens on (any program's, when its own are unknown); a listener whose protocol was unknown
+  // (ANY) takes the accepting socket's protocol.
+  for (const { protocol, peer, source } of unknownPort) {
+    const fits = (l: { protocol: L4 }) => l.protocol === protocol || l.protocol === 'ANY';
+    const own = [...listening.values()].filter((l) => fits(l) && l.sources.has(source));
+    for (const l of own.length > 0 ? own : [...listening.values()].filter(fits)) {
+      if (l.protocol === 'ANY') {
+        listening.delete(portKey('ANY', l.port));
+        listen(protocol, l.port, source);
+      }
+      admit(portKey(protocol, l.port), peer);
+    }
   }
 
   const ingress: Peers = new Map();
@@ -194,7 +215,8 @@ export function discoverHostNetworkPolicy(model: HostModel, options: HostNetwork
       if (pp.peer.kind === 'fqdn') continue;
       const udp = pp.ports.delete(portKey('UDP', 53));
       const tcp = pp.ports.delete(portKey('TCP', 53));
-      if (udp || tcp) resolvers.push(pp.peer);
+      const any = pp.ports.delete(portKey('ANY', 53));
+      if (udp || tcp || any) resolvers.push(pp.peer);
       if (pp.ports.size === 0) egress.delete(peerId(pp.peer));
     }
     if (resolvers.length === 0) resolvers.push({ kind: 'entity', entity: 'all' });

@@ -88,7 +88,7 @@ export interface HostModel {
   first: number;
   last: number;
   sources: Map<string, SourceModel>;
-  /** host firewall connections: `direction|protocol|addr|port` */
+  /** host firewall connections: `direction|protocol|addr|port[|source]` (see connKey) */
   conns: Map<string, Seen>;
   /** address → DNS names seen resolving to it */
   dns: Map<string, Map<string, Seen>>;
@@ -212,8 +212,10 @@ export function sourceModelOf(model: HostModel, source: string, t: number): Sour
   return s;
 }
 
-export function connKey(c: Connection): string {
-  return `${c.direction}|${c.protocol}|${c.addr}|${c.port}`;
+/** `direction|protocol|addr|port`, plus `|source` for listeners and accepted peers without a port. */
+export function connKey(c: Connection, source: string): string {
+  const base = `${c.direction}|${c.protocol}|${c.addr}|${c.port}`;
+  return c.direction === 'listen' || c.direction === 'ingressPeer' ? `${base}|${source}` : base;
 }
 
 function stamp(model: HostModel, t: number): void {
@@ -243,7 +245,7 @@ export function observeEvents(model: HostModel, events: Iterable<HostEvent>, now
     let any = false;
     for (const o of reading.observations) {
       if (o.kind === 'conn') {
-        if (bump(model, 'conns', model.conns, connKey(o.conn), t, blocked)) any = true;
+        if (bump(model, 'conns', model.conns, connKey(o.conn, source), t, blocked)) any = true;
         continue;
       }
       src ??= sourceModelOf(model, source, t);

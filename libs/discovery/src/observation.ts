@@ -41,7 +41,8 @@ export const SKIP_REASONS: readonly SkipReason[] = [
 
 /** Connection direction of the host firewall model. */
 export type ConnDirection = 'egress' | 'ingress' | 'ingressPeer' | 'listen';
-export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
+/** ANY: the port is known but not the protocol (Linux audit's connect/bind records name no socket type) */
+export type L4Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ANY';
 
 export interface Connection {
   direction: ConnDirection;
@@ -50,6 +51,8 @@ export interface Connection {
   addr: string;
   /** peer port (egress) or local port (ingress, listen); 0 when unknown */
   port: number;
+  /** the program (listen and ingressPeer only: an accepted peer without a local port belongs to that program's listening ports) */
+  source?: string;
 }
 
 export type Observation =
@@ -131,13 +134,20 @@ export function canonicalAddress(addr: string | undefined): string {
   return lower;
 }
 
-function l4Of(protocol: NetworkProtocol): L4Protocol | undefined {
-  return protocol === 'tcp' ? 'TCP' : protocol === 'udp' ? 'UDP' : protocol === 'sctp' ? 'SCTP' : undefined;
+/** The L4 protocol of a socket: from its protocol, or — when the record names none — from what it did. */
+function l4Of(protocol: NetworkProtocol | undefined, n: NetworkDetail): L4Protocol | undefined {
+  if (protocol === 'tcp') return 'TCP';
+  if (protocol === 'udp') return 'UDP';
+  if (protocol === 'sctp') return 'SCTP';
+  if (protocol !== undefined) return undefined;
+  if (n.family !== 'inet' && n.family !== 'inet6') return undefined;
+  // only connection-oriented sockets accept
+  return n.direction === 'accept' || n.direction === 'listen' ? 'TCP' : 'ANY';
 }
 
 /** The host-firewall connection an event shows, if any. */
-function connectionOf(n: NetworkDetail, protocol: NetworkProtocol): Connection | undefined {
-  const l4 = l4Of(protocol);
+function connectionOf(n: NetworkDetail, protocol: NetworkProtocol | undefined): Connection | undefined {
+  const l4 = l4Of(protocol, n);
   if (!l4) return undefined;
   const peer = canonicalAddress(n.peerAddr);
   const peerPort = n.peerPort ?? 0;
@@ -147,7 +157,7 @@ function connectionOf(n: NetworkDetail, protocol: NetworkProtocol): Connection |
       return peerPort > 0 ? { direction: 'egress', protocol: l4, addr: peer, port: peerPort } : undefined;
     case 'send':
       // a UDP sendto names its peer; a TCP send runs on a connection seen at connect/accept
-      return l4 === 'UDP' && peerPort > 0 ? { direction: 'egress', protocol: l4, addr: peer, port: peerPort } : undefined;
+      return (l4 === 'UDP' || l4 === 'ANY') && peerPort > 0 ? { direction: 'egress', protocol: l4, addr: peer, port: peerPort } : undefined;
     case 'accept':
       if (localPort > 0) return { direction: 'ingress', protocol: l4, addr: peer, port: localPort };
       return peer !== '' ? { direction: 'ingressPeer', protocol: l4, addr: peer, port: 0 } : undefined;
@@ -223,12 +233,13 @@ export function readEvent(event: HostEvent): EventReading {
     case 'Network': {
       const n = event.network;
       if (!n) return { skip: 'unknownProtocol' };
-      const protocol = networkProtocol(n, event.lsm?.tclass);
-      if (protocol === 'unixSocket' || protocol === 'unknownProtocol') return { skip: protocol };
-      const observations: Observation[] = [{ kind: 'protocol', protocol }];
+      const found = networkProtocol(n, event.lsm?.tclass);
+      if (found === 'unixSocket') return { skip: found };
+      const protocol = found === 'unknownProtocol' ? undefined : found;
+      const observations: Observation[] = protocol ? [{ kind: 'protocol', protocol }] : [];
       const conn = connectionOf(n, protocol);
       if (conn) observations.push({ kind: 'conn', conn });
-      return { observations };
+      return observations.length > 0 ? { observations } : { skip: 'unknownProtocol' };
     }
     default:
       return { skip: 'notMediated' };
