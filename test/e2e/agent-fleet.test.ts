@@ -40,7 +40,7 @@ describe('kvmagent fleet', () => {
   const profilesWith = (a: Agent, path: string) => a.compiled().filter((f) => a.profile(f).includes(path));
   const dump = () => dumpOnFailure(() => [{ name: 'kvmservice', output: cp.output }, ...Object.entries(agents).map(([name, a]) => ({ name, output: a.output }))]);
 
-  it('places, removes and moves policies by label, and reports them applied', async () => {
+  it('places, removes and moves policies by label, and reports them applied', { timeout: 150_000 }, async () => {
     dump();
     const hosts = { 'web-1': { env: 'prod', role: 'web' }, 'web-2': { env: 'prod', role: 'web' }, 'db-1': { env: 'prod', role: 'db' } };
     for (const [name, labels] of Object.entries(hosts)) {
@@ -86,7 +86,7 @@ describe('kvmagent fleet', () => {
     for (const name of Object.keys(hosts)) await converged(name);
   });
 
-  it('re-applies from disk while the control plane is down, and converges when it is back', async () => {
+  it('re-applies from disk while the control plane is down, and converges when it is back', { timeout: 150_000 }, async () => {
     dump();
     await cp.stop();
     for (const a of Object.values(agents)) expect(await a.stop()).toBe(0);
