@@ -91,8 +91,12 @@ describe('Helm chart', () => {
     const { manifests, notes } = rendered();
     expectValid(manifests);
     expect(manifests.map((m) => m.object.kind).sort()).toEqual(
-      ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'Service', 'Service', 'Service', 'ServiceAccount', 'StatefulSet'].sort(),
+      ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Secret', 'Secret', 'Secret', 'Service', 'Service', 'Service', 'Service', 'ServiceAccount', 'StatefulSet'].sort(),
     );
+    // The admin token every replica accepts: a well-formed kvmadm token, mounted and configured.
+    const adminSecret = manifests.find((m) => m.object.kind === 'Secret' && String((m.object.metadata as Obj).name).endsWith('-admin-token'))!.object as Obj;
+    expect(Buffer.from(String((adminSecret.data as Obj).token), 'base64').toString()).toMatch(/^kvmadm\.[a-z0-9]{16}\.[A-Za-z0-9]{48}$/);
+    expect(String((find(manifests, 'ConfigMap').data as Obj)['config.yaml'])).toContain('adminTokenFile: /etc/kvmservice/admin/token');
     const deployment = find(manifests, 'Deployment');
     const [server] = containers(deployment) as (Container & Obj)[];
     expect(server).toMatchObject({

@@ -27,13 +27,17 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.adminTokenFile) {
-      let token: string;
+      let tokens: string[];
       try {
-        token = readFileSync(this.config.adminTokenFile, 'utf8').trim();
+        // One token per line; blank lines and # comments are ignored.
+        tokens = readFileSync(this.config.adminTokenFile, 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '' && !l.startsWith('#'));
       } catch (e) {
         throw new Error(`--admin-token-file ${this.config.adminTokenFile}: ${(e as Error).message}`);
       }
-      await this.auth.registerAdminToken(token, `from ${this.config.adminTokenFile}`).catch((e: Error) => {
+      await this.auth.setAdminTokens(tokens, `from ${this.config.adminTokenFile}`).catch((e: Error) => {
         throw new Error(`--admin-token-file ${this.config.adminTokenFile}: ${e.message}`);
       });
       return;

@@ -21,7 +21,24 @@ describe('--admin-token-file', () => {
     } finally {
       await svc.close();
     }
+    // Rotation: old and new accepted, then only the new one; the first-start token is gone too.
+    const next = `kvmadm.opsteam02.${'n3wt0k3n'.repeat(6)}`;
+    writeFileSync(join(dir, 'token'), `# rotating\n${token}\n${next}\n`);
+    const both = await startTestService({ dataDir: join(dir, 'data'), adminTokenFile: join(dir, 'token') });
+    try {
+      for (const t of [token, next]) await unary(both.control(t).list.bind(both.control(t)), { kind: 'kvm', labelSelector: '', limit: 0, continueToken: '' });
+    } finally {
+      await both.close();
+    }
+    writeFileSync(join(dir, 'token'), `${next}\n`);
+    const rotated = await startTestService({ dataDir: join(dir, 'data'), adminTokenFile: join(dir, 'token') });
+    try {
+      await unary(rotated.control(next).list.bind(rotated.control(next)), { kind: 'kvm', labelSelector: '', limit: 0, continueToken: '' });
+      await expect(unary(rotated.control(token).list.bind(rotated.control(token)), { kind: 'kvm', labelSelector: '', limit: 0, continueToken: '' })).rejects.toThrow(/UNAUTHENTICATED/);
+    } finally {
+      await rotated.close();
+    }
     writeFileSync(join(dir, 'bad'), 'not-a-token');
-    await expect(startTestService({ dataDir: join(dir, 'data2'), adminTokenFile: join(dir, 'bad') })).rejects.toThrow(/--admin-token-file .*bad: an admin token is kvmadm/);
+    await expect(startTestService({ dataDir: join(dir, 'data2'), adminTokenFile: join(dir, 'bad') })).rejects.toThrow(/--admin-token-file .*bad: token 1: an admin token is kvmadm/);
   });
 });

@@ -87,16 +87,28 @@ export class AuthService {
   }
 
   /**
-   * Accepts an admin token the operator made (e.g. a Kubernetes Secret): stores its hash under its
-   * id, idempotently. Throws on a token that is not `kvmadm.<id>.<secret>`.
+   * Makes `tokens` (made by the operator, e.g. in a Kubernetes Secret) the installation's admin
+   * tokens: each is stored as a hash under its id, and every other admin token is deleted — so
+   * rotation is: list old and new, roll out, hand out the new one, list only the new, roll out.
+   * Throws, changing nothing, on a token that is not `kvmadm.<id>.<secret>`.
    */
-  async registerAdminToken(token: string, description: string, now = Date.now()): Promise<void> {
-    const parsed = splitPrefixed(token, ADMIN_PREFIX);
-    if (!parsed || parsed.secret.length < 32) throw new ApiError('InvalidArgument', 'an admin token is kvmadm.<id: 8-32 of a-z0-9>.<secret: at least 32 characters>');
-    const stored: StoredAdminToken = { hash: hashSecret(parsed.secret), createdAt: now, description };
-    const current = await this.read<StoredAdminToken>(this.keys.adminToken(parsed.id));
-    if (current?.hash === stored.hash) return;
-    await this.store.put(this.keys.adminToken(parsed.id), JSON.stringify(stored));
+  async setAdminTokens(tokens: readonly string[], description: string, now = Date.now()): Promise<void> {
+    const parsed = tokens.map((t, i) => {
+      const p = splitPrefixed(t, ADMIN_PREFIX);
+      if (!p || p.secret.length < 32) throw new ApiError('InvalidArgument', `token ${i + 1}: an admin token is kvmadm.<id: 8-32 of a-z0-9>.<secret: at least 32 characters>`);
+      return p;
+    });
+    if (parsed.length === 0) throw new ApiError('InvalidArgument', 'no admin token given');
+    const wanted = new Map(parsed.map((p) => [p.id, hashSecret(p.secret)]));
+    const operations: CommitOperation[] = [];
+    for (const kv of (await this.store.list(this.keys.adminToken())).items) {
+      const id = kv.key.slice(this.keys.adminToken().length);
+      const stored = JSON.parse(kv.value.toString('utf8')) as StoredAdminToken;
+      if (wanted.get(id) === stored.hash) wanted.delete(id);
+      else operations.push({ type: 'delete', key: kv.key, expectRevision: kv.modRevision });
+    }
+    for (const [id, hash] of wanted) operations.push({ type: 'put', key: this.keys.adminToken(id), value: JSON.stringify({ hash, createdAt: now, description } satisfies StoredAdminToken) });
+    if (operations.length > 0) await this.store.commit(operations);
   }
 
   /** The caller of a ControlService method; anything but a valid admin token is refused. */

@@ -28,7 +28,7 @@ export interface ServiceConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Address agents use to reach this service (for installer scripts); default: this host. */
   advertiseAddress?: string;
-  /** An admin token (`kvmadm.<id>.<secret>`) to accept, e.g. from a Kubernetes Secret. */
+  /** The admin tokens to accept, one per line (`kvmadm.<id>.<secret>`), e.g. from a Kubernetes Secret; any other is removed. */
   adminTokenFile?: string;
 }
 
@@ -57,7 +57,7 @@ const FLAGS: { flag: string; key: keyof ServiceConfig; description: string; kind
   { flag: 'store-prefix', key: 'storePrefix', description: `prefix of every store key (default ${DEFAULTS.storePrefix})`, kind: 'string' },
   { flag: 'log-level', key: 'logLevel', description: `log level (default ${DEFAULTS.logLevel})`, kind: 'string' },
   { flag: 'advertise-address', key: 'advertiseAddress', description: 'host:port agents use to reach this service', kind: 'string' },
-  { flag: 'admin-token-file', key: 'adminTokenFile', description: 'file holding an admin token to accept (kvmadm.<id>.<secret>); no kvmctl.yaml is written then', kind: 'string' },
+  { flag: 'admin-token-file', key: 'adminTokenFile', description: 'file of the admin tokens to accept, one per line (kvmadm.<id>.<secret>); all others are removed; no kvmctl.yaml is written', kind: 'string' },
 ];
 
 export class ConfigError extends Error {}

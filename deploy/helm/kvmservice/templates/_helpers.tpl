@@ -183,3 +183,8 @@ podAntiAffinity:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret holding the admin token (key `token`). */}}
+{{- define "kvmservice.adminTokenSecretName" -}}
+{{- .Values.adminToken.existingSecret | default (printf "%s-admin-token" (include "kvmservice.fullname" .)) -}}
+{{- end -}}
