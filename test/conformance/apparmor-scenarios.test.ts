@@ -143,8 +143,13 @@ function exec(profiles: Map<string, Profile>, from: string, path: string): Outco
   if (deny) return { allowed: false, decision: { profile: from, line: deny.line }, profile: from };
   const allow = matching.find((r) => r.exact) ?? matching[0];
   if (allow) {
-    const target = allow.target ?? (allow.perms.includes('p') ? undefined : from);
-    return { allowed: true, decision: { profile: from, line: allow.line }, profile: target ?? from };
+    if (allow.perms.includes('p') && allow.target === undefined) {
+      // `px` without a name: the profile attached to the path; none means the kernel refuses the exec.
+      const attached = attach(profiles, path);
+      if (!attached) return { allowed: false, decision: { profile: from, line: allow.line }, profile: from };
+      return { allowed: true, decision: { profile: from, line: allow.line }, profile: attached };
+    }
+    return { allowed: true, decision: { profile: from, line: allow.line }, profile: allow.target ?? from };
   }
   if (p.blanketFile) return { allowed: true, decision: { profile: from, line: 'file,' }, profile: from };
   return { allowed: false, decision: { profile: from, line: '(posture)' }, profile: from };

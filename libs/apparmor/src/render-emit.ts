@@ -234,14 +234,17 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
     const mode = !dispatcher && entry.literal && entry.allow ? `px -> ${DISPATCHER_PROFILE}` : 'ix';
     exec.add(`${entry.audit ? 'audit ' : ''}${entry.everyone ? '' : 'owner '}"${text}" ${mode},`, entry.origins);
   }
-  for (const [text, name] of sourceByAare) {
+  for (const text of sourceByAare.keys()) {
     if (text === selfAare) continue;
     const line = sourceLines.get(text);
     // The dispatcher always hands sources over (upstream); a fromSource profile does so where it
     // may exec anything anyway, or where a rule allows that binary.
     if (!dispatcher && !b.file && !line) continue;
     const owner = !dispatcher && !b.file && line && !line.everyone ? 'owner ' : '';
-    transitions.add(`${line?.audit ? 'audit ' : ''}${owner}"${text}" px -> ${name},`, line?.origins ?? []);
+    // `px` by attachment, not `px -> <name>`: each named target takes a slot of the profile's
+    // exec-transition table, which apparmor_parser limits (13 named sources no longer compile);
+    // the source profile attaches to exactly this path, so the kernel finds it all the same.
+    transitions.add(`${line?.audit ? 'audit ' : ''}${owner}"${text}" px,`, line?.origins ?? []);
   }
 
   const out: string[] = [...header(profile, ctx), ''];

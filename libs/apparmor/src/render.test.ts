@@ -85,7 +85,7 @@ describe('renderAppArmorProfiles', () => {
   it('attaches fromSource profiles to the source binary itself (daemons started by systemd are confined)', () => {
     const render = renderAppArmorProfiles([headBlock], host);
     expect(profileLine(render, 'kubearmor_usrbinhead')).toBe('profile kubearmor_usrbinhead "/usr/bin/head" flags=(attach_disconnected,mediate_deleted) {');
-    expect(ruleLines(render, 'kubearmor.host')).toContain('"/usr/bin/head" px -> kubearmor_usrbinhead,');
+    expect(ruleLines(render, 'kubearmor.host')).toContain('"/usr/bin/head" px,');
   });
 
   it('copies global rules into fromSource profiles unless the source overrides the key or a directory covers it', () => {
@@ -144,7 +144,7 @@ describe('renderAppArmorProfiles', () => {
       const dispatcher = ruleLines(render, 'kubearmor.host');
       // An Audit rule on a source binary audits the hand-over itself, unless the global Allow
       // pattern made the dispatcher an allow-list (then Audit rules never render).
-      const handOver = file === 'block' ? '"/usr/bin/head" px -> kubearmor_usrbinhead,' : 'audit "/usr/bin/head" px -> kubearmor_usrbinhead,';
+      const handOver = file === 'block' ? '"/usr/bin/head" px,' : 'audit "/usr/bin/head" px,';
       expect(dispatcher).toContain(handOver);
       expect(dispatcher.includes('file,')).toBe(file !== 'block');
       await expectCompiles(render);
@@ -167,7 +167,7 @@ describe('renderAppArmorProfiles', () => {
     expect(lines).toContain('audit deny "/srv/a b,c#d" klmrw,');
     expect(lines).toContain('audit deny "/srv/star\\*\\{x,y\\}\\[z\\]\\?" klmrw,');
     expect(lines).toContain('audit "/srv/**/[a-c]*.{log,txt}" klmrw,');
-    expect(lines).toContain('"/opt/my app/bin\\*" px -> kubearmor_optmyappbin,');
+    expect(lines).toContain('"/opt/my app/bin\\*" px,');
     expect(profileLine(render, 'kubearmor_optmyappbin')).toBe('profile kubearmor_optmyappbin "/opt/my app/bin\\*" flags=(attach_disconnected,mediate_deleted) {');
     await expectCompiles(render);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostLabels, hostSelectorMatches, labelSelectorMatches, parseLabelSelector } from './selector.js';
+import { globMatches, hostLabels, hostSelectorMatches, labelSelectorMatches, parseLabelSelector } from './selector.js';
 
 describe('hostSelectorMatches (KubeArmorHostPolicy nodeSelector)', () => {
   const web1 = hostLabels('web-1', { env: 'prod', role: 'web' });
@@ -68,4 +68,23 @@ describe('parseLabelSelector (kubectl -l)', () => {
     expect(parseLabelSelector('a==b')).toEqual({ matchLabels: { a: 'b' }, matchExpressions: [] });
   });
   it('reports a bad term', () => expect(parseLabelSelector('a=b=c')).toEqual({ error: 'invalid label selector term "a=b=c"' }));
+});
+
+describe('globMatches', () => {
+  it('matches like an anchored glob', () => {
+    expect(globMatches('web-*', 'web-1')).toBe(true);
+    expect(globMatches('*-1', 'web-1')).toBe(true);
+    expect(globMatches('w*b*1', 'web-1')).toBe(true);
+    expect(globMatches('w*x*1', 'web-1')).toBe(false);
+    expect(globMatches('web', 'web-1')).toBe(false);
+    expect(globMatches('*', '')).toBe(true);
+    expect(globMatches('a.b', 'axb')).toBe(false);
+  });
+
+  it('stays fast on patterns that make regular expressions backtrack', () => {
+    const started = process.hrtime.bigint();
+    expect(globMatches('*a'.repeat(30) + 'b', 'a'.repeat(253))).toBe(false);
+    // Not a timing assertion on the machine's speed: a backtracking matcher takes years here.
+    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(5);
+  });
 });

@@ -24,9 +24,31 @@ export function hostLabels(name: string, labels: Record<string, string> | undefi
   return { ...(labels ?? {}), [HOSTNAME_LABEL]: name, [K8S_HOSTNAME_LABEL]: name };
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${body}$`);
+/**
+ * Whether `text` matches `glob` (`*` = any characters, anchored), in O(|glob|·|text|) at worst: a
+ * regular expression built from a selector would backtrack exponentially on `*a*a*a…`.
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
+  while (t < text.length) {
+    if (g < glob.length && glob[g] !== '*' && glob[g] === text[t]) {
+      g++;
+      t++;
+    } else if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      mark = t;
+    } else if (star >= 0) {
+      g = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 function valueMatches(wanted: string, actual: string | undefined): boolean {
@@ -43,7 +65,7 @@ export function hostSelectorMatches(matchLabels: Record<string, string>, labels:
   return pairs.every(([key, wanted]) => {
     if (key === HOSTNAME_REGEX_LABEL) {
       const host = labels[HOSTNAME_LABEL];
-      return host !== undefined && globToRegExp(wanted).test(host);
+      return host !== undefined && globMatches(wanted, host);
     }
     return valueMatches(wanted, labels[key]);
   });

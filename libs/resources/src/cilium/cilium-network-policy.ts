@@ -35,8 +35,9 @@ export const PORT_PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'ANY'] as const;
 const SELECTOR_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Stricter than the schema (which anchors only one side of each alternative): a port number or an IANA name. */
 const PORT_RE = /^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})$|^(?=.{1,15}$)([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$/;
-const FQDN_NAME_RE = /^([-a-zA-Z0-9_]+[.]?)+$/;
-const FQDN_PATTERN_RE = /^([-a-zA-Z0-9_*]+[.]?)+$/;
+// The schema's `^([-a-zA-Z0-9_]+[.]?)+$` (and the pattern variant), without its exponential backtracking.
+const FQDN_NAME_RE = /^[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$/;
+const FQDN_PATTERN_RE = /^[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?$/;
 const ICMP_TYPE_NAMES = [
   'EchoReply', 'DestinationUnreachable', 'Redirect', 'Echo', 'RouterAdvertisement', 'RouterSelection', 'TimeExceeded',
   'ParameterProblem', 'Timestamp', 'TimestampReply', 'Photuris', 'ExtendedEchoRequest', 'ExtendedEcho Reply',

@@ -13,7 +13,6 @@ import {
   IsInt,
   IsObject,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
@@ -53,8 +52,23 @@ export const IntRange = (min: number, max?: number): Decorator =>
 export const OneOf = (values: readonly string[]): Decorator =>
   IsIn([...values], { message: `must be one of ${values.join(', ')}` });
 
+/**
+ * Longest string a pattern is tried on. Some schema patterns (e.g. the CRD's `^\/+.*[^\/]$`)
+ * backtrack quadratically: on hostile megabyte strings they would hold the CPU for hours.
+ */
+export const MAX_PATTERN_INPUT = 4096;
+
 export const Pattern = (re: RegExp, reason: string): Decorator =>
-  compose(IsString({ message: 'must be a string' }), Matches(re, { message: reason }));
+  compose(
+    IsString({ message: 'must be a string' }),
+    ValidateBy({
+      name: 'matches',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && value.length <= MAX_PATTERN_INPUT && re.test(value),
+        defaultMessage: (args) => (typeof args?.value === 'string' && args.value.length > MAX_PATTERN_INPUT ? `must be at most ${MAX_PATTERN_INPUT} characters` : reason),
+      },
+    }),
+  );
 
 export const MaxLen = (n: number): Decorator => MaxLength(n, { message: `must be at most ${n} characters` });
 

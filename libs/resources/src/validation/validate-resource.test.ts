@@ -75,3 +75,14 @@ describe('checkDocuments', () => {
     expect(problemLines(checkDocuments(list, '-'))).toEqual(['- items[1] KubeArmorHostPolicy/q: spec.nodeSelector.matchLabels: must have at least one label (an empty selector selects no host)']);
   });
 });
+
+describe('hostile sizes', () => {
+  it('refuses megabyte strings quickly, naming the field', () => {
+    const started = process.hrtime.bigint();
+    const errors = errorsOf(hsp({ nodeSelector: { matchLabels: { a: 'b' } }, file: { matchPaths: [{ path: '/'.repeat(1_000_000) }], matchDirectories: [{ dir: `/${'a'.repeat(1_000_000)}` }] } }));
+    expect(errors).toContain('spec.file.matchPaths[0].path: must be at most 200 characters');
+    expect(errors).toContain('spec.file.matchDirectories[0].dir: must be at most 4096 characters');
+    // The CRD's path pattern backtracks quadratically: on this input it would run for hours.
+    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
+  });
+});
