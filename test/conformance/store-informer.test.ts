@@ -30,6 +30,8 @@ import {
   type LeaseOptions,
   type ListOptions,
   type ListResult,
+  type SnapshotOptions,
+  type SnapshotResult,
   type Store,
   type StoreValue,
   type UpdateOptions,
@@ -183,6 +185,9 @@ class ControlledStore implements Store {
   }
   compact(revision: number): Promise<void> {
     return this.real.compact(revision);
+  }
+  snapshot(destinationPath: string, options?: SnapshotOptions): Promise<SnapshotResult> {
+    return this.real.snapshot(destinationPath, options);
   }
   close(): Promise<void> {
     return this.real.close();

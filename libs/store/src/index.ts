@@ -9,6 +9,8 @@ export type {
   LeaseOptions,
   ListOptions,
   ListResult,
+  SnapshotOptions,
+  SnapshotResult,
   Store,
   StoreValue,
   UpdateOptions,

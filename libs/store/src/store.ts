@@ -157,6 +157,21 @@ export interface Lease {
   revoke(): Promise<void>;
 }
 
+export interface SnapshotOptions {
+  /** Stops the snapshot: it rejects with the signal's reason and leaves no file behind. */
+  readonly signal?: AbortSignal;
+}
+
+export interface SnapshotResult {
+  /** Size of the written file. */
+  readonly bytes: number;
+  /**
+   * The store revision the snapshot holds: every write up to it is in the file, none after it.
+   * A store restored from the file continues from this revision.
+   */
+  readonly revision: number;
+}
+
 export interface Store {
   readonly backend: 'sqlite' | 'etcd';
   get(key: string): Promise<KeyValue | undefined>;
@@ -186,6 +201,13 @@ export interface Store {
    * current compaction point is a no-op; beyond the current revision is an InvalidArgumentError.
    */
   compact(revision: number): Promise<void>;
+  /**
+   * A consistent copy of the whole store, taken while writes go on, written to `destinationPath`
+   * atomically (a temporary file beside it, fsynced, then renamed; the directory must exist).
+   * SQLite: a database file to put in place of the store's file. etcd: a member snapshot, the
+   * format `etcdctl snapshot restore` reads (with its trailing sha256).
+   */
+  snapshot(destinationPath: string, options?: SnapshotOptions): Promise<SnapshotResult>;
   /** Ends every watch and stops lease keep-alives (leases are not revoked: they expire). */
   close(): Promise<void>;
 }

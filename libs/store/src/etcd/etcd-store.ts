@@ -1,3 +1,5 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
 import { CompareResult, CompareTarget, Etcd3, isRecoverableError } from 'etcd3';
 import type { ICompare, IKeyValue, IOptions, IResponseOp, ITxnResponse } from 'etcd3';
@@ -25,6 +27,8 @@ import type {
   LeaseOptions,
   ListOptions,
   ListResult,
+  SnapshotOptions,
+  SnapshotResult,
   Store,
   StoreValue,
   UpdateOptions,
@@ -45,6 +49,9 @@ import {
 import { isCompactedEtcdError, isTransientEtcdError, toStoreError } from './etcd-errors.js';
 import { EtcdWatch, isRetryableWatchError, keyValueFromEtcd } from './etcd-watch.js';
 import { cancelQuietly } from './grpc-streams.js';
+import { readEtcdSnapshotRevision } from './bolt-revision.js';
+import { receiveEtcdSnapshot, SnapshotDigestError, SnapshotStalledError, type SnapshotStream } from './etcd-snapshot.js';
+import { checkSnapshotDestination, publishSnapshotFile, removeSnapshotLeftovers, temporaryPathFor } from '../snapshot-file.js';
 
 /** PEM material for TLS to etcd (client certificate optional). */
 export interface EtcdTls {
@@ -105,6 +112,8 @@ export class EtcdStore implements Store {
   private readonly callTimeoutMs: number;
   private readonly watches = new Set<EtcdWatch>();
   private readonly leases = new Set<KeptLease>();
+  /** Running snapshots: close() cancels their streams. */
+  private readonly snapshots = new Set<AbortController>();
   private isClosed = false;
 
   constructor(endpoints: readonly string[], options: EtcdStoreOptions = {}) {
@@ -455,6 +464,75 @@ export class EtcdStore implements Store {
     }
   }
 
+  // ---- snapshot ----------------------------------------------------------------------------
+
+  /**
+   * Maintenance.Snapshot from one member (the member's whole database, consistent: etcd reads it in
+   * one bbolt transaction while writes go on). The stream must deliver a chunk at least every
+   * `callTimeoutMs`; a failure before the end (a member stopping, a stall) starts it again from the
+   * beginning on any member, within the retry budget. The revision is read from the received file.
+   */
+  async snapshot(destinationPath: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
+    if (this.isClosed) throw new StoreUnavailableError('store closed');
+    options.signal?.throwIfAborted();
+    const destination = await checkSnapshotDestination(destinationPath);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(options.signal?.reason);
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.snapshots.add(stop);
+    const temporary = temporaryPathFor(destination);
+    try {
+      await retrying(
+        `snapshot to ${destination}`,
+        this.policy,
+        (error) => !stop.signal.aborted && (error instanceof SnapshotStalledError || isTransientEtcdError(error)),
+        async () => {
+          stop.signal.throwIfAborted();
+          let file: FileHandle | undefined;
+          try {
+            file = await open(temporary, 'w', 0o600);
+            const stream = (await this.client.maintenance.snapshot()) as unknown as SnapshotStream;
+            await receiveEtcdSnapshot(stream, file, this.callTimeoutMs, stop.signal);
+          } finally {
+            await file?.close();
+          }
+        },
+        () => this.isClosed || stop.signal.aborted,
+      );
+      const revision = this.snapshotRevision(temporary);
+      const bytes = await publishSnapshotFile(temporary, destination);
+      return { bytes, revision };
+    } catch (error) {
+      await removeSnapshotLeftovers(temporary);
+      if (stop.signal.aborted) throw stop.signal.reason;
+      if (error instanceof SnapshotStalledError || error instanceof SnapshotDigestError) {
+        throw new StoreUnavailableError(`etcd snapshot: ${error.message}`, { cause: error });
+      }
+      if (typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+        throw new StoreUnavailableError(`etcd snapshot to ${destination}: ${(error as Error).message}`, { cause: error });
+      }
+      throw toStoreError(error);
+    } finally {
+      this.snapshots.delete(stop);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private snapshotRevision(file: string): number {
+    const fd = openSync(file, 'r');
+    try {
+      const result = readEtcdSnapshotRevision((offset, length) => {
+        const buffer = Buffer.alloc(length);
+        return buffer.subarray(0, readSync(fd, buffer, 0, length, offset));
+      });
+      if (!result.ok) throw new StoreUnavailableError(`etcd snapshot: cannot read its revision: ${result.reason}`);
+      return result.revision;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   // ---- compaction & lifecycle --------------------------------------------------------------
 
   async compact(revision: number): Promise<void> {
@@ -470,6 +548,7 @@ export class EtcdStore implements Store {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    for (const stop of this.snapshots) stop.abort(new StoreUnavailableError('store closed during the snapshot'));
     for (const lease of [...this.leases]) lease.abandon();
     await Promise.all([...this.watches].map((watch) => watch.close()));
     this.client.close();

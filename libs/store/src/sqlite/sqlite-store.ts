@@ -27,6 +27,8 @@ import type {
   LeaseOptions,
   ListOptions,
   ListResult,
+  SnapshotOptions,
+  SnapshotResult,
   Store,
   StoreValue,
   UpdateOptions,
@@ -35,7 +37,9 @@ import type {
   WatchOptions,
   WriteOptions,
 } from '../store.js';
+import { checkSnapshotDestination, publishSnapshotFile, removeSnapshotLeftovers, temporaryPathFor } from '../snapshot-file.js';
 import { migrateSchema, positionOf, revisionOf } from './sqlite-schema.js';
+import { BACKUP_PAGES_PER_STEP, finishSqliteSnapshot, SQLITE_COMPANION_SUFFIXES } from './sqlite-snapshot.js';
 import { SqliteWatch, type SqliteEventPage, type SqliteEventSource } from './sqlite-watch.js';
 
 export interface SqliteStoreOptions {
@@ -137,6 +141,8 @@ export class SqliteStore implements Store, SqliteEventSource {
   private readonly leases = new Set<KeptLease>();
   private readonly sweepTimer: NodeJS.Timeout;
   private compaction: Promise<void> = Promise.resolve();
+  /** Running snapshots: close() stops them and waits for their clean-up. */
+  private readonly snapshots = new Map<AbortController, Promise<unknown>>();
   private readonly compactionBatch: number;
   private readonly sql: ReturnType<SqliteStore['prepareStatements']>;
 
@@ -570,6 +576,53 @@ export class SqliteStore implements Store, SqliteEventSource {
     }
   }
 
+  // ---- snapshot ----------------------------------------------------------------------------
+
+  /**
+   * SQLite's online backup on this connection, in steps between which writes go on. Writes made
+   * through the same connection during the backup are applied to the copy as well, so the copy is
+   * the store as of the last step: whole transactions only, every write acknowledged before the
+   * snapshot began included.
+   */
+  async snapshot(destinationPath: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
+    this.checkOpen();
+    options.signal?.throwIfAborted();
+    const destination = await checkSnapshotDestination(destinationPath);
+    options.signal?.throwIfAborted();
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const temporary = temporaryPathFor(destination);
+    const run = (async (): Promise<SnapshotResult> => {
+      try {
+        this.checkOpen();
+        await this.db.backup(temporary, {
+          // Throwing here ends the backup (better-sqlite3 closes it and rejects).
+          progress: () => {
+            stop.signal.throwIfAborted();
+            return BACKUP_PAGES_PER_STEP;
+          },
+        });
+        stop.signal.throwIfAborted();
+        const revision = finishSqliteSnapshot(temporary);
+        const bytes = await publishSnapshotFile(temporary, destination);
+        return { bytes, revision };
+      } catch (error) {
+        await removeSnapshotLeftovers(temporary, SQLITE_COMPANION_SUFFIXES);
+        if (stop.signal.aborted) throw stop.signal.reason;
+        if (error instanceof StoreError) throw error;
+        throw new StoreUnavailableError(`sqlite:${this.file}: snapshot to ${destination} failed: ${(error as Error).message}`, { cause: error });
+      }
+    })();
+    this.snapshots.set(stop, run.catch(() => undefined));
+    try {
+      return await run;
+    } finally {
+      this.snapshots.delete(stop);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------------
 
   async close(): Promise<void> {
@@ -580,6 +633,8 @@ export class SqliteStore implements Store, SqliteEventSource {
     clearInterval(this.sweepTimer);
     for (const lease of [...this.leases]) lease.abandon();
     for (const watch of [...this.watches]) await watch.close();
+    for (const stop of this.snapshots.keys()) stop.abort(new StoreUnavailableError('store closed during the snapshot'));
+    await Promise.all(this.snapshots.values());
     this.notify();
     await this.compaction;
     this.db.close();
