@@ -1,75 +1,197 @@
 /**
- * AppArmor globbing (AARE) as regular expressions, for the evaluator: `*` any characters but `/`,
- * `**` any characters including `/`, `?` one character but `/`, `{a,b}` alternation (nestable,
- * empty alternatives allowed), `[abc]` / `[^a-z]` classes; a backslash escapes the next character.
- * The same language the renderers hand to apparmor_parser (`libs/resources` safe-text rules).
+ * AppArmor globbing (AARE) for the evaluator: `*` any characters but `/`, `**` any characters
+ * including `/`, `?` one character but `/`, `{a,b}` alternation (nestable, empty alternatives
+ * allowed), `[abc]` / `[^a-z]` classes (a negated class never matches `/`); a backslash escapes the
+ * next character. The same language the renderers hand to apparmor_parser (`libs/resources`
+ * safe-text rules); malformed syntax is taken literally (an unclosed `{` closes at the end).
+ *
+ * Matching is a Thompson NFA simulation: time O(pattern × path), whatever the input. A backtracking
+ * regular expression is exponential on `/**a**a**a…b` against a long path, and the control plane
+ * evaluates policy patterns on every alert a host sends.
  */
 
-const cache = new Map<string, RegExp>();
+/** One character test: a literal, `?`/`*` (anything but '/'), `**` (anything), or a class. */
+type CharTest = { kind: 'literal'; code: number } | { kind: 'notSlash' } | { kind: 'any' } | { kind: 'class'; negate: boolean; ranges: number[] };
+
+type Node = { kind: 'char'; test: CharTest } | { kind: 'star'; test: CharTest } | { kind: 'alt'; alternatives: Node[][] };
+
+/** NFA states: a character test with one successor, an epsilon fork, or acceptance. */
+interface CharState {
+  kind: 'char';
+  test: CharTest;
+  next: number;
+}
+interface ForkState {
+  kind: 'fork';
+  next: number[];
+}
+type State = CharState | ForkState | { kind: 'accept' };
+
+const SLASH = 47;
+
+function parse(glob: string): Node[] {
+  let i = 0;
+  // Returns the sequence up to a `,` or `}` of the enclosing alternation (depth > 0) or the end.
+  const sequence = (depth: number): Node[] => {
+    const out: Node[] = [];
+    while (i < glob.length) {
+      const ch = glob[i]!;
+      if (depth > 0 && (ch === ',' || ch === '}')) return out;
+      i++;
+      if (ch === '\\' && i < glob.length) {
+        out.push({ kind: 'char', test: { kind: 'literal', code: glob.charCodeAt(i++) } });
+      } else if (ch === '*') {
+        let any = false;
+        while (glob[i] === '*') {
+          any = true;
+          i++;
+        }
+        out.push({ kind: 'star', test: any ? { kind: 'any' } : { kind: 'notSlash' } });
+      } else if (ch === '?') {
+        out.push({ kind: 'char', test: { kind: 'notSlash' } });
+      } else if (ch === '{') {
+        const alternatives: Node[][] = [sequence(depth + 1)];
+        while (i < glob.length && glob[i] === ',') {
+          i++;
+          alternatives.push(sequence(depth + 1));
+        }
+        if (i < glob.length) i++; // the closing '}' (an unclosed group ends with the pattern)
+        out.push({ kind: 'alt', alternatives });
+      } else if (ch === '[') {
+        // As AppArmor and fnmatch: a ']' right after '[' (or '[^') belongs to the class.
+        const end = glob.indexOf(']', i + 1);
+        if (end < 0) {
+          out.push({ kind: 'char', test: { kind: 'literal', code: 91 } });
+          continue;
+        }
+        let body = glob.slice(i, end);
+        i = end + 1;
+        const negate = body.startsWith('^');
+        if (negate) body = body.slice(1);
+        const ranges: number[] = [];
+        for (let j = 0; j < body.length; j++) {
+          const lo = body.charCodeAt(j);
+          if (body[j + 1] === '-' && j + 2 < body.length) {
+            ranges.push(lo, body.charCodeAt(j + 2));
+            j += 2;
+          } else {
+            ranges.push(lo, lo);
+          }
+        }
+        out.push({ kind: 'char', test: { kind: 'class', negate, ranges } });
+      } else {
+        out.push({ kind: 'char', test: { kind: 'literal', code: ch.charCodeAt(0) } });
+      }
+    }
+    return out;
+  };
+  return sequence(0);
+}
+
+function passes(test: CharTest, code: number): boolean {
+  switch (test.kind) {
+    case 'literal':
+      return code === test.code;
+    case 'notSlash':
+      return code !== SLASH;
+    case 'any':
+      return true;
+    case 'class': {
+      if (test.negate && code === SLASH) return false;
+      let inside = false;
+      for (let k = 0; k < test.ranges.length && !inside; k += 2) inside = code >= test.ranges[k]! && code <= test.ranges[k + 1]!;
+      return inside !== test.negate;
+    }
+  }
+}
+
+/** A compiled glob: its states (0 = accept) and its start state. */
+interface Nfa {
+  states: State[];
+  start: number;
+  /** The pattern is plain text: compare strings. */
+  literal?: string;
+}
+
+function compile(glob: string): Nfa {
+  const nodes = parse(glob);
+  if (nodes.every((n) => n.kind === 'char' && n.test.kind === 'literal')) {
+    let literal = '';
+    for (const n of nodes) literal += String.fromCharCode((n as { test: { code: number } }).test.code);
+    return { states: [], start: 0, literal };
+  }
+  const states: State[] = [{ kind: 'accept' }];
+  const add = (s: State): number => states.push(s) - 1;
+  // Built back to front: each node is compiled knowing the state that follows it.
+  const build = (seq: readonly Node[], next: number): number => {
+    let at = next;
+    for (let k = seq.length - 1; k >= 0; k--) {
+      const node = seq[k]!;
+      if (node.kind === 'char') {
+        at = add({ kind: 'char', test: node.test, next: at });
+      } else if (node.kind === 'star') {
+        const loop = add({ kind: 'fork', next: [] });
+        const step = add({ kind: 'char', test: node.test, next: loop });
+        (states[loop] as ForkState).next = [step, at];
+        at = loop;
+      } else {
+        const follow = at;
+        at = add({ kind: 'fork', next: node.alternatives.map((alt) => build(alt, follow)) });
+      }
+    }
+    return at;
+  };
+  const start = build(nodes, 0);
+  return { states, start };
+}
+
+/**
+ * Runs the NFA over `path`, one code unit at a time, keeping the set of live states (each state at
+ * most once per step, marked with the step number).
+ */
+function run(nfa: Nfa, path: string): boolean {
+  const { states } = nfa;
+  const mark = new Int32Array(states.length).fill(-1);
+  let current: number[] = [];
+  let next: number[] = [];
+  const stack: number[] = [];
+  // Adds `s` and everything reachable from it by forks to `into` (character and accept states only).
+  const close = (s: number, into: number[], step: number) => {
+    stack.push(s);
+    while (stack.length > 0) {
+      const t = stack.pop()!;
+      if (mark[t] === step) continue;
+      mark[t] = step;
+      const state = states[t]!;
+      if (state.kind === 'fork') for (let k = state.next.length - 1; k >= 0; k--) stack.push(state.next[k]!);
+      else into.push(t);
+    }
+  };
+  close(nfa.start, current, 0);
+  for (let pos = 0; pos < path.length && current.length > 0; pos++) {
+    const code = path.charCodeAt(pos);
+    next.length = 0;
+    for (const s of current) {
+      const state = states[s]!;
+      if (state.kind === 'char' && passes(state.test, code)) close(state.next, next, pos + 1);
+    }
+    [current, next] = [next, current];
+  }
+  return current.includes(0);
+}
+
+const cache = new Map<string, Nfa>();
 const CACHE_LIMIT = 4096;
 
-function escapeRegex(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? `\\${ch}` : ch;
-}
-
-/** The regular expression (anchored) for an AppArmor glob; malformed syntax is taken literally. */
-export function globRegexSource(glob: string): string {
-  let out = '';
-  let depth = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === '\\' && i + 1 < glob.length) {
-      out += escapeRegex(glob[++i]!);
-    } else if (ch === '*') {
-      if (glob[i + 1] === '*') {
-        out += '.*';
-        while (glob[i + 1] === '*') i++;
-      } else {
-        out += '[^/]*';
-      }
-    } else if (ch === '?') {
-      out += '[^/]';
-    } else if (ch === '{') {
-      depth++;
-      out += '(?:';
-    } else if (ch === '}' && depth > 0) {
-      depth--;
-      out += ')';
-    } else if (ch === ',' && depth > 0) {
-      out += '|';
-    } else if (ch === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        out += '\\[';
-        continue;
-      }
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('^');
-      if (negate) body = body.slice(1);
-      out += `[${negate ? '^/' : ''}${body.replace(/[\\\]^]/g, (c) => `\\${c}`)}]`;
-      i = end;
-    } else {
-      out += escapeRegex(ch);
-    }
-  }
-  // an unclosed alternation is literal text in spirit; close it so the regex stays valid
-  out += ')'.repeat(depth);
-  return `^${out}$`;
-}
-
-/** Whether `path` matches the AppArmor glob `glob`. */
+/** Whether `path` matches the AppArmor glob `glob`, in time linear in each. */
 export function globMatches(glob: string, path: string): boolean {
-  let re = cache.get(glob);
-  if (!re) {
-    try {
-      re = new RegExp(globRegexSource(glob), 's');
-    } catch {
-      re = new RegExp(`^${glob.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')}$`, 's');
-    }
+  let nfa = cache.get(glob);
+  if (!nfa) {
+    nfa = compile(glob);
     if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(glob, re);
+    cache.set(glob, nfa);
   }
-  return re.test(path);
+  return nfa.literal !== undefined ? nfa.literal === path : run(nfa, path);
 }
 
 /** Whether `path` lies in directory `dir` (ending with '/'): the directory itself, a child, or (recursive) any descendant. */
