@@ -35,6 +35,9 @@ export type { RevokeCredentialRequest, RevokeCredentialRequest__Output } from '.
 export type { RevokeCredentialResponse, RevokeCredentialResponse__Output } from './generated/kvmservice/v1/RevokeCredentialResponse.js';
 export type { RevokeTokenRequest, RevokeTokenRequest__Output } from './generated/kvmservice/v1/RevokeTokenRequest.js';
 export type { RevokeTokenResponse, RevokeTokenResponse__Output } from './generated/kvmservice/v1/RevokeTokenResponse.js';
+export type { SnapshotInfo, SnapshotInfo__Output } from './generated/kvmservice/v1/SnapshotInfo.js';
+export type { SnapshotRequest, SnapshotRequest__Output } from './generated/kvmservice/v1/SnapshotRequest.js';
+export type { SnapshotResponse, SnapshotResponse__Output } from './generated/kvmservice/v1/SnapshotResponse.js';
 export type { Status, Status__Output } from './generated/kvmservice/v1/Status.js';
 export type { StreamEventsRequest, StreamEventsRequest__Output } from './generated/kvmservice/v1/StreamEventsRequest.js';
 export type { StreamEventsResponse, StreamEventsResponse__Output } from './generated/kvmservice/v1/StreamEventsResponse.js';
