@@ -4,7 +4,7 @@ import { ciliumPolicyProblems } from './cilium/sanitize.js';
 import { DISCOVERED_POLICY_API_VERSION, DISCOVERED_POLICY_KIND, DiscoveredPolicy } from './discoveredpolicy/discovered-policy.js';
 import { HOST_POLICY_API_VERSION, HOST_POLICY_KIND, KubeArmorHostPolicy, hostPolicyProblems } from './hostpolicy/kubearmor-host-policy.js';
 import type { FieldError } from './validation/field-error.js';
-import { KubeArmorVirtualMachine, VIRTUAL_MACHINE_API_VERSION, VIRTUAL_MACHINE_KIND } from './virtualmachine/kubearmor-virtual-machine.js';
+import { KubeArmorVirtualMachine, VIRTUAL_MACHINE_API_VERSION, VIRTUAL_MACHINE_KIND, virtualMachineProblems } from './virtualmachine/kubearmor-virtual-machine.js';
 
 export interface ResourceKind {
   kind: string;
@@ -25,6 +25,7 @@ export const VIRTUAL_MACHINE: ResourceKind = {
   singular: 'kubearmorvirtualmachine',
   shortNames: ['kvm', 'vm', 'host'],
   schema: KubeArmorVirtualMachine,
+  problems: virtualMachineProblems,
 };
 
 export const HOST_POLICY: ResourceKind = {
