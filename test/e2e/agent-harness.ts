@@ -112,14 +112,23 @@ export class ControlPlane {
 
   private constructor(
     readonly dataDir: string,
-    readonly grpcPort: number,
-    readonly httpPort: number,
+    public grpcPort: number,
+    public httpPort: number,
   ) {}
 
   static async start(): Promise<ControlPlane> {
     const cp = new ControlPlane(tempDir('kvmagent-e2e-cp-'), await freePort(), await freePort());
-    await cp.restart();
-    return cp;
+    // A free port can be taken by another process before kvmservice binds it: new ports, again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await cp.restart();
+        return cp;
+      } catch (e) {
+        if (attempt === 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+        cp.grpcPort = await freePort();
+        cp.httpPort = await freePort();
+      }
+    }
   }
 
   get address(): string {
@@ -132,7 +141,7 @@ export class ControlPlane {
     return this.proc?.output ?? [];
   }
 
-  /** Starts (again) on the same data directory and ports; resolves when ready. */
+  /** Starts (again) on the same data directory and ports; resolves when ready, rejects at once if it exits. */
   async restart(): Promise<void> {
     this.proc = launch(process.execPath, [
       KVMSERVICE_BIN,
@@ -144,12 +153,14 @@ export class ControlPlane {
       '--log-level', 'warn',
     ]);
     const proc = this.proc;
-    let exitedEarly = false;
-    void proc.exited.then(() => (exitedEarly = true));
-    await waitFor('kvmservice to be ready', async () => {
-      if (exitedEarly) throw new Error(`kvmservice exited: ${proc.output.slice(-5).join('\n')}`);
-      return (await httpOk(this.httpPort, '/readyz')) || undefined;
-    }, 60_000, 200);
+    let exited = false;
+    void proc.exited.then(() => (exited = true));
+    const deadline = Date.now() + 60_000;
+    while (!(await httpOk(this.httpPort, '/readyz'))) {
+      if (exited) throw new Error(`kvmservice exited while starting: ${proc.output.slice(-5).join(' | ')}`);
+      if (Date.now() > deadline) throw new Error('kvmservice not ready after 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     if (!this.adminToken) {
       const config = parseClientConfig(readFileSync(join(this.dataDir, 'kvmctl.yaml'), 'utf8'), 'kvmctl.yaml');
       this.adminToken = config.contexts[0]!.token!;

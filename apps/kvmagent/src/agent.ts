@@ -155,35 +155,42 @@ async function assemble(config: AgentConfig, log: Logger, stateDir: StateDir, un
     ...(options.env ? { env: options.env } : {}),
   });
 
-  const writeStatus = () => {
+  // Rewritten when something in it changed (and every 5 minutes), not on every tick.
+  let lastStatus = '';
+  let lastStatusAt = 0;
+  const writeStatus = (force = false) => {
+    const body = {
+      pid: process.pid,
+      hostname,
+      enforcer: profile.enforcer,
+      mode: profile.kernelMode ? 'kernel' : 'compile-only',
+      connection: connection.state,
+      applied: reconciler.applied ? { revision: reconciler.applied.revision, at: reconciler.applied.at, failed: reconciler.applied.artifacts.filter((a) => a.state === 'FAILED').length } : null,
+      sources: sources.map((s) => ({ key: s.key, linesTruncated: s.linesTruncated })),
+      lines: { read: collector.counters.linesRead, unparsed: collector.counters.linesUnparsed, ignored: collector.counters.linesIgnored },
+      events: {
+        parsed: collector.counters.eventsParsed,
+        filtered: collector.counters.eventsFiltered,
+        spooled: spool.pendingCount,
+        acked: uploader.acked,
+        dropped: spool.droppedTotal,
+        nextSeq: spool.nextSeq,
+        ackedUpTo: spool.ackedUpTo,
+        spoolBytes: spool.bytes,
+        corruptRecords: spool.corruptRecords,
+      },
+    };
+    const text = JSON.stringify(body);
+    if (!force && text === lastStatus && Date.now() - lastStatusAt < 300_000) return;
+    lastStatus = text;
+    lastStatusAt = Date.now();
     try {
-      writeJsonAtomic(stateDir.statusFile, {
-        time: new Date().toISOString(),
-        pid: process.pid,
-        hostname,
-        enforcer: profile.enforcer,
-        mode: profile.kernelMode ? 'kernel' : 'compile-only',
-        connection: connection.state,
-        applied: reconciler.applied ? { revision: reconciler.applied.revision, at: reconciler.applied.at, failed: reconciler.applied.artifacts.filter((a) => a.state === 'FAILED').length } : null,
-        sources: sources.map((s) => ({ key: s.key, linesTruncated: s.linesTruncated })),
-        lines: { read: collector.counters.linesRead, unparsed: collector.counters.linesUnparsed, ignored: collector.counters.linesIgnored },
-        events: {
-          parsed: collector.counters.eventsParsed,
-          filtered: collector.counters.eventsFiltered,
-          spooled: spool.pendingCount,
-          acked: uploader.acked,
-          dropped: spool.droppedTotal,
-          nextSeq: spool.nextSeq,
-          ackedUpTo: spool.ackedUpTo,
-          spoolBytes: spool.bytes,
-          corruptRecords: spool.corruptRecords,
-        },
-      });
+      writeJsonAtomic(stateDir.statusFile, { time: new Date().toISOString(), ...body });
     } catch (e) {
       log.warn('could not write the status file', { file: stateDir.statusFile, err: e as Error });
     }
   };
-  writeStatus();
+  writeStatus(true);
   const statusTimer = setInterval(writeStatus, config.heartbeatSeconds * 1000);
 
   const stopConnection = new AbortController();
@@ -207,7 +214,7 @@ async function assemble(config: AgentConfig, log: Logger, stateDir: StateDir, un
       await Promise.race([reconciler.idle(), new Promise((r) => setTimeout(r, 60_000).unref())]);
       clearInterval(statusTimer);
       spool.close();
-      writeStatus();
+      writeStatus(true);
       unlock();
       log.info('stopped', { spooled: spool.pendingCount });
       resolveDone();
