@@ -18,6 +18,7 @@ import { commentText, expandAlternations, literalAare, quoted } from './render-t
 import type { PolicyRef, Postures, UnenforceableRule } from './render-types.js';
 
 const FLAGS = 'flags=(attach_disconnected,mediate_deleted)';
+const COMPLAIN_FLAGS = 'flags=(attach_disconnected,mediate_deleted,complain)';
 /** Upstream marks host profiles privileged: policies never speak of these, so they stay open. */
 const PRIVILEGED = ['mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,'];
 const POST = '/lib/x86_64-linux-gnu/{*,**} rm,';
@@ -178,7 +179,7 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
 
   for (const rule of profile.rules) {
     const o = [rule.origin];
-    if (rule.action === 'Audit') {
+    if (rule.action === 'Audit' && !profile.learning) {
       const open = rule.class === 'network' ? b.network : rule.class === 'capability' ? b.capability : b.file;
       if (!open) {
         notes.push(notRendered(rule, profile.name, rule.class === 'capability' ? 'capabilities' : rule.class === 'network' ? 'network' : 'file'));
@@ -239,7 +240,9 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
     const line = sourceLines.get(text);
     // The dispatcher always hands sources over (upstream); a fromSource profile does so where it
     // may exec anything anyway, or where a rule allows that binary.
-    if (!dispatcher && !b.file && !line) continue;
+    // In learning mode every hand-over stays: a complain-mode exec without a rule would run the
+    // program under a null learning profile instead of its own.
+    if (!dispatcher && !b.file && !line && !profile.learning) continue;
     const owner = !dispatcher && !b.file && line && !line.everyone ? 'owner ' : '';
     // `px` by attachment, not `px -> <name>`: each named target takes a slot of the profile's
     // exec-transition table, which apparmor_parser limits (13 named sources no longer compile);
@@ -249,7 +252,13 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
 
   const out: string[] = [...header(profile, ctx), ''];
   const attachment = dispatcher ? DISPATCHER_ATTACHMENT : quoted(selfAare!);
-  out.push(`profile ${profile.name} ${attachment} ${FLAGS} {`, '  include <abstractions/base>', '');
+  if (profile.learning) {
+    out.push(
+      '# Learning mode (spec.learning of the host): complain mode without blanket rules, so everything',
+      '# this binary does that no rule allows is logged as ALLOWED, and nothing is blocked.',
+    );
+  }
+  out.push(`profile ${profile.name} ${attachment} ${profile.learning ? COMPLAIN_FLAGS : FLAGS} {`, '  include <abstractions/base>', '');
   out.push(...PRIVILEGED.map((l) => `  ${l}`));
   if (b.file) out.push('  file,');
   if (b.network) out.push('  network,');

@@ -27,6 +27,8 @@ export interface ProfileModel {
   /** Own rules, then inherited global rules. */
   rules: RenderRule[];
   blankets: Blankets;
+  /** Learning mode: complain flag, no blankets, every hand-over kept. */
+  learning?: boolean;
 }
 
 export interface ProfileSet {
@@ -59,22 +61,34 @@ function blankets(rules: readonly RenderRule[], postures: Postures): Blankets {
   };
 }
 
-export function buildProfiles(rules: readonly RenderRule[], postures: Postures): ProfileSet {
+/** Learning mode: everything no rule allows must reach the complain-mode check, so no blankets. */
+const NO_BLANKETS: Blankets = { file: false, network: false, capability: false };
+
+/**
+ * `learning`: binaries whose profiles run in complain mode. A learning binary without rules of its
+ * own gets a minimal profile (no rules, so everything it does is logged); one with rules keeps
+ * them, global ones included, and loses its blankets.
+ */
+export function buildProfiles(rules: readonly RenderRule[], postures: Postures, learning: ReadonlySet<string> = new Set()): ProfileSet {
   const global = rules.filter((r) => r.sources.length === 0);
   const globalKeys = global.map(classKey);
   const ownBySource = new Map<string, RenderRule[]>();
   for (const rule of rules) {
     for (const source of rule.sources) ownBySource.set(source, [...(ownBySource.get(source) ?? []), rule]);
   }
-  const sourceNames = sourceProfileNames(ownBySource.keys());
+  const sourceNames = sourceProfileNames([...ownBySource.keys(), ...learning]);
 
   const children = [...ownBySource].map(([source, own]): ProfileModel => {
     const ownKeys = new Set(own.map(classKey));
     const ownDirs = own.filter((r): r is PathRule => (r.class === 'process' || r.class === 'file') && r.dir !== undefined);
     const inherited = global.filter((g, i) => !ownKeys.has(globalKeys[i]!) && (ownDirs.length === 0 || !coveredByDirectory(g, ownDirs)));
     const all = [...own, ...inherited];
+    if (learning.has(source)) return { name: sourceNames.get(source)!, source, rules: all, blankets: NO_BLANKETS, learning: true };
     return { name: sourceNames.get(source)!, source, rules: all, blankets: blankets(all, postures) };
   });
+  for (const source of learning) {
+    if (!ownBySource.has(source)) children.push({ name: sourceNames.get(source)!, source, rules: [], blankets: NO_BLANKETS, learning: true });
+  }
   children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   return {

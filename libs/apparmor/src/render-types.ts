@@ -16,6 +16,13 @@ export interface RenderOptions {
    * bypass every check this renderer makes, so they are off unless a person turns them on.
    */
   allowNativeRules?: boolean;
+  /**
+   * Learning mode (docs/apparmor.md, "Learning mode"): the profiles of these binaries run in
+   * complain mode without their blanket rules, so everything they do that no rule allows is
+   * logged as ALLOWED instead of being blocked. A binary without a fromSource profile gets a
+   * minimal one attached to its path. Paths are absolute binary paths (spec.learning.binaries).
+   */
+  learning?: { binaries: readonly string[] };
 }
 
 export interface RenderHost {
@@ -54,5 +61,9 @@ export interface AppArmorRender {
   artifacts: AppArmorArtifact[];
   /** Profile name → names of the policies with rules in it (for alert attribution). */
   profilePolicies: Record<string, string[]>;
+  /** fromSource (and learning) profile name → the binary it confines, to map records back to binaries. */
+  profileSources: Record<string, string>;
+  /** Profiles rendered in complain mode (learning), sorted. */
+  complainProfiles: string[];
   unenforceable: UnenforceableRule[];
 }

@@ -235,7 +235,7 @@ describe('renderAppArmorProfiles', () => {
   });
 
   it('renders nothing when nothing is enforceable', () => {
-    expect(renderAppArmorProfiles([], host)).toEqual({ artifacts: [], profilePolicies: {}, unenforceable: [] });
+    expect(renderAppArmorProfiles([], host)).toEqual({ artifacts: [], profilePolicies: {}, profileSources: {}, complainProfiles: [], unenforceable: [] });
     const syscallsOnly = hostPolicy('sys', { syscalls: { matchSyscalls: [{ syscall: ['unlink'] }] } });
     const render = renderAppArmorProfiles([syscallsOnly], host);
     expect(render.artifacts).toEqual([]);
@@ -248,6 +248,86 @@ describe('renderAppArmorProfiles', () => {
     expect(names).toHaveLength(4);
     expect(names).toContain('kubearmor_usrbinls');
     expect(names.filter((n) => /^kubearmor_usrbinhead_[0-9a-f]{8}$/.test(n))).toHaveLength(2);
+  });
+});
+
+describe('learning mode', () => {
+  const flagsOf = (render: AppArmorRender, profile: string) => /flags=\(([^)]*)\)/.exec(profileLine(render, profile) ?? '')?.[1];
+
+  it('switches an existing fromSource profile to complain mode without its blankets, keeping its rules', async () => {
+    const catOwn = hostPolicy('cat-own', { file: { matchPaths: [{ path: '/etc/motd', fromSource: [{ path: '/usr/bin/cat' }] }] }, network: { matchProtocols: [{ protocol: 'tcp', fromSource: [{ path: '/usr/bin/cat' }] }] }, action: 'Block' });
+    const before = renderAppArmorProfiles([catOwn, headBlock], host);
+    const render = renderAppArmorProfiles([catOwn, headBlock], host, { learning: { binaries: ['/usr/bin/cat'] } });
+    expect(flagsOf(before, 'kubearmor_usrbincat')).toBe('attach_disconnected,mediate_deleted');
+    expect(flagsOf(render, 'kubearmor_usrbincat')).toBe('attach_disconnected,mediate_deleted,complain');
+    const cat = ruleLines(render, 'kubearmor_usrbincat');
+    expect(cat).toEqual(expect.arrayContaining(['audit deny "/etc/motd" klmrw,', 'audit deny network tcp,', '"/usr/bin/head" px,']));
+    for (const blanket of ['file,', 'network,', 'capability,']) {
+      expect(ruleLines(before, 'kubearmor_usrbincat')).toContain(blanket);
+      expect(cat).not.toContain(blanket);
+    }
+    // Other profiles are untouched.
+    for (const name of ['kubearmor.host', 'kubearmor_usrbinhead']) {
+      expect(render.artifacts.find((a) => a.name === name)!.content).toBe(before.artifacts.find((a) => a.name === name)!.content);
+    }
+    expect(render.complainProfiles).toEqual(['kubearmor_usrbincat']);
+    expect(before.complainProfiles).toEqual([]);
+    await expectCompiles(render);
+  });
+
+  it('gives a binary without a profile a minimal complain-mode profile on its path, handed over by the dispatcher', async () => {
+    const render = renderAppArmorProfiles([headBlock, diffBlock], host, { learning: { binaries: ['/usr/sbin/nginx'] } });
+    expect(render.artifacts.map((a) => a.name)).toEqual(['kubearmor.host', 'kubearmor_usrbinhead', 'kubearmor_usrsbinnginx']);
+    expect(profileLine(render, 'kubearmor_usrsbinnginx')).toBe('profile kubearmor_usrsbinnginx "/usr/sbin/nginx" flags=(attach_disconnected,mediate_deleted,complain) {');
+    const nginx = ruleLines(render, 'kubearmor_usrsbinnginx');
+    // Nothing but the base abstraction, its own executable, hand-overs and the privileged rules.
+    expect(nginx.filter((l) => !['include <tunables/global>', 'include <abstractions/base>', 'mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,', '}'].includes(l) && !l.startsWith('profile '))).toEqual([
+      '"/usr/sbin/nginx" mr,',
+      '"/usr/sbin/nginx" ix,',
+      '"/usr/bin/head" px,',
+      '/lib/x86_64-linux-gnu/{*,**} rm,',
+    ]);
+    expect(ruleLines(render, 'kubearmor.host')).toContain('"/usr/sbin/nginx" px,');
+    expect(ruleLines(render, 'kubearmor_usrbinhead')).toContain('"/usr/sbin/nginx" px,');
+    expect(render.profileSources).toEqual({ kubearmor_usrbinhead: '/usr/bin/head', kubearmor_usrsbinnginx: '/usr/sbin/nginx' });
+    expect(render.profilePolicies.kubearmor_usrsbinnginx).toEqual([]);
+    expect(render.artifacts.find((a) => a.name === 'kubearmor_usrsbinnginx')!.policies).toEqual([]);
+    await expectCompiles(render);
+  });
+
+  it('renders learning profiles alone when no policy selects the host (no dispatcher: shells stay unconfined)', async () => {
+    const render = renderAppArmorProfiles([], host, { learning: { binaries: ['/usr/bin/curl', '/usr/bin/python3.11'] } });
+    expect(render.artifacts.map((a) => a.name)).toEqual(['kubearmor_usrbincurl', 'kubearmor_usrbinpython311']);
+    expect(render.complainProfiles).toEqual(['kubearmor_usrbincurl', 'kubearmor_usrbinpython311']);
+    expect(ruleLines(render, 'kubearmor_usrbincurl')).toContain('"/usr/bin/python3.11" px,');
+    expect(render.unenforceable).toEqual([]);
+    await expectCompiles(render);
+    expect(renderAppArmorProfiles([], host, { learning: { binaries: [] } }).artifacts).toEqual([]);
+  });
+
+  it('renders Audit rules in a learning profile even under posture block (nothing is blocked there)', async () => {
+    const catAudit = hostPolicy('cat-audit', {
+      file: { matchPaths: [{ path: '/etc/issue', fromSource: [{ path: '/usr/bin/cat' }], action: 'Audit' }, { path: '/etc/motd', fromSource: [{ path: '/usr/bin/cat' }], action: 'Allow' }] },
+    });
+    const enforced = renderAppArmorProfiles([catAudit], host, { postures: { file: 'block' } });
+    expect(enforced.unenforceable.map((u) => u.field)).toEqual(['spec.file.matchPaths[0]']);
+    const learning = renderAppArmorProfiles([catAudit], host, { postures: { file: 'block' }, learning: { binaries: ['/usr/bin/cat'] } });
+    expect(learning.unenforceable).toEqual([]);
+    expect(ruleLines(learning, 'kubearmor_usrbincat')).toEqual(expect.arrayContaining(['audit "/etc/issue" klmrw,', '"/etc/motd" klmrw,']));
+    await expectCompiles(learning);
+  });
+
+  it('reports learning binaries a profile cannot attach to, and renders no profile for them', () => {
+    const render = renderAppArmorProfiles([], host, { learning: { binaries: ['/usr/bin/ok', 'relative', '/x"\n  /etc/shadow rw,', '/dir/'] } });
+    expect(render.artifacts.map((a) => a.name)).toEqual(['kubearmor_usrbinok']);
+    expect(render.unenforceable.map((u) => u.field)).toEqual(['spec.learning.binaries[1]', 'spec.learning.binaries[2]', 'spec.learning.binaries[3]']);
+    expect(render.artifacts[0]!.content).not.toContain('shadow');
+  });
+
+  it('is deterministic whatever the order of the binaries', () => {
+    const a = renderAppArmorProfiles([headBlock], host, { learning: { binaries: ['/usr/bin/b', '/usr/bin/a', '/usr/bin/head'] } });
+    const b = renderAppArmorProfiles([headBlock], host, { learning: { binaries: ['/usr/bin/head', '/usr/bin/a', '/usr/bin/b'] } });
+    expect(b).toEqual(a);
   });
 });
 

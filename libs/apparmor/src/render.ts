@@ -8,6 +8,7 @@ import { emitProfile, type EmitContext } from './render-emit.js';
 import { buildProfiles, type ProfileModel } from './render-profiles.js';
 import { convertPolicy, type RenderRule } from './render-rules.js';
 import { resolvePostures } from './postures.js';
+import { literalAare } from './render-text.js';
 import type { AppArmorArtifact, AppArmorRender, PolicyRef, RenderHost, RenderOptions, UnenforceableRule } from './render-types.js';
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -45,10 +46,22 @@ export function renderAppArmorProfiles(policies: readonly NormalizedHostPolicy[]
   for (const p of sorted) if (!refs.has(p.name)) refs.set(p.name, p.resourceVersion === undefined ? { name: p.name } : { name: p.name, resourceVersion: p.resourceVersion });
   const refsOf = (names: Iterable<string>): PolicyRef[] => [...new Set(names)].sort().map((n) => refs.get(n)!);
 
-  if (rules.length === 0 && native.length === 0) return { artifacts: [], profilePolicies: {}, unenforceable };
+  // Learning binaries come from the host object (validated there); anything a profile cannot
+  // attach to is reported, never rendered.
+  const learning = new Set<string>();
+  (options.learning?.binaries ?? []).forEach((binary, i) => {
+    const aare = typeof binary === 'string' ? literalAare(binary) : { error: 'must be a string' };
+    if ('error' in aare || binary.endsWith('/')) {
+      unenforceable.push({ policy: '', field: `spec.learning.binaries[${i}]`, reason: `not a binary path (${'error' in aare ? aare.error : "ends with '/'"}); no learning profile rendered` });
+    } else {
+      learning.add(binary);
+    }
+  });
+  if (rules.length === 0 && native.length === 0 && learning.size === 0) return { artifacts: [], profilePolicies: {}, profileSources: {}, complainProfiles: [], unenforceable };
 
-  const set = buildProfiles(rules, postures);
+  const set = buildProfiles(rules, postures, learning);
   const profilePolicies: Record<string, string[]> = {};
+  const profileSources: Record<string, string> = {};
   const artifacts: AppArmorArtifact[] = [];
   const contributing = [...new Set([...rules.map((r) => r.origin.policy), ...native.map((n) => n.policy)])];
   const emit = (profile: ProfileModel, policyNames: string[]) => {
@@ -57,14 +70,19 @@ export function renderAppArmorProfiles(policies: readonly NormalizedHostPolicy[]
     unenforceable.push(...notRendered);
     artifacts.push({ name: profile.name, fileName: profile.name, content, sha256: sha256(content), policies: policiesOfProfile });
   };
-  // The dispatcher's text depends on every contributing policy (it hands every source over).
-  profilePolicies[set.dispatcher.name] = [...new Set([...set.dispatcher.rules.map((r) => r.origin.policy), ...native.map((n) => n.policy)])].sort();
-  emit(set.dispatcher, contributing);
+  // The dispatcher's text depends on every contributing policy (it hands every source over). With
+  // learning binaries only (no rules), there is no dispatcher: shells stay as they were.
+  if (rules.length > 0 || native.length > 0) {
+    profilePolicies[set.dispatcher.name] = [...new Set([...set.dispatcher.rules.map((r) => r.origin.policy), ...native.map((n) => n.policy)])].sort();
+    emit(set.dispatcher, contributing);
+  }
   for (const child of set.children) {
     profilePolicies[child.name] = [...new Set(child.rules.map((r) => r.origin.policy))].sort();
+    profileSources[child.name] = child.source!;
     emit(child, profilePolicies[child.name]!);
   }
   // Stable: rules of one policy keep their written order.
   unenforceable.sort((a, b) => (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
-  return { artifacts, profilePolicies, unenforceable };
+  const complainProfiles = set.children.filter((c) => c.learning).map((c) => c.name);
+  return { artifacts, profilePolicies, profileSources, complainProfiles, unenforceable };
 }
