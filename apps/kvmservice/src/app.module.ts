@@ -22,6 +22,7 @@ import { HostStatusService } from './hosts/host-status.service.js';
 import { ReplicaService } from './hosts/replica.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { ObjectService } from './objects/object-service.js';
+import { SnapshotService } from './snapshot/snapshot.service.js';
 import { ServiceKeys } from './store/service-keys.js';
 import { AttributionService } from './telemetry/attribution.service.js';
 import { EventFeed } from './telemetry/event-feed.js';
@@ -82,6 +83,7 @@ export class AppModule {
       EventFeed,
       HousekeepingService,
       InstallService,
+      SnapshotService,
     ];
     return {
       module: AppModule,

@@ -25,6 +25,8 @@ import type {
   RevokeCredentialResponse,
   RevokeTokenRequest__Output,
   RevokeTokenResponse,
+  SnapshotRequest__Output,
+  SnapshotResponse,
   StreamEventsRequest__Output,
   StreamEventsResponse,
   Token,
@@ -40,6 +42,7 @@ import { grpcStatusOf, rpcException } from '../grpc/rpc-errors.js';
 import { InstallService } from '../install/install.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ObjectService } from '../objects/object-service.js';
+import { SnapshotService, streamSender } from '../snapshot/snapshot.service.js';
 import { EventFeed } from '../telemetry/event-feed.js';
 import { LOGGER } from '../tokens.js';
 
@@ -77,6 +80,7 @@ export class ControlController {
     private readonly metrics: MetricsService,
     private readonly install: InstallService,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly snapshots: SnapshotService,
   ) {}
 
   private async unary<T>(method: string, metadata: Metadata, run: () => Promise<T>): Promise<T> {
@@ -225,6 +229,25 @@ export class ControlController {
       if (abort.signal.aborted) return EMPTY;
       const { code, details } = grpcStatusOf(e, this.log);
       return throwError(() => ({ code: code ?? GrpcStatus.INTERNAL, details, message: details }));
+    }
+  }
+
+  @GrpcMethod('ControlService', 'Snapshot')
+  async snapshot(
+    _request: SnapshotRequest__Output,
+    metadata: Metadata,
+    call: ServerWritableStream<SnapshotRequest__Output, SnapshotResponse>,
+  ): Promise<Observable<never>> {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort(new Error('the caller cancelled the snapshot')));
+    try {
+      await this.auth.authenticateAdmin(metadata);
+      await this.snapshots.stream(streamSender(call, abort.signal), abort.signal);
+      return EMPTY;
+    } catch (e) {
+      if (abort.signal.aborted) return EMPTY;
+      // An RpcException: Nest's exception filter turns anything else into "Internal server error".
+      return throwError(() => rpcException(e, this.log));
     }
   }
 }
