@@ -9,6 +9,7 @@ import { registerLabel } from './commands/label.js';
 import { registerLogs } from './commands/logs.js';
 import { registerParseLog } from './commands/parse-log.js';
 import { registerRender } from './commands/render.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { registerToken } from './commands/token.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVm } from './commands/vm.js';
@@ -25,6 +26,7 @@ Examples:
   kvmctl describe kvm web-1                     # per-policy result, recent alerts
   kvmctl label kvm web-1 tier=web               # move a host into policies
   kvmctl logs -f --type alert                   # alerts as they happen
+  kvmctl snapshot save /backup/kvm.snap         # online backup of the store
   kvmctl render -f policy.yaml --lsm selinux    # offline: the LSM policy a host would get
 
 Configuration (kubeconfig-like contexts), first found: --config FILE, $KVMCTL_CONFIG,
@@ -57,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   registerVm(program, io);
   registerToken(program, io);
   registerLogs(program, io);
+  registerSnapshot(program, io);
   registerConfig(program, io);
   registerValidate(program, io);
   registerRender(program, io);
