@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../support/tools.js';
-import { Agent, ControlPlane, dumpOnFailure, hostPolicy, killAll, requireBuilt, waitFor } from './agent-harness.js';
+import { Agent, ControlPlane, dumpOnFailure, freePort, hostPolicy, killAll, requireBuilt, waitFor } from './agent-harness.js';
 
 describe('kvmagent fleet', () => {
   let cp: ControlPlane;
@@ -43,11 +43,15 @@ describe('kvmagent fleet', () => {
   it('places, removes and moves policies by label, and reports them applied', { timeout: 150_000 }, async () => {
     dump();
     const hosts = { 'web-1': { env: 'prod', role: 'web' }, 'web-2': { env: 'prod', role: 'web' }, 'db-1': { env: 'prod', role: 'db' } };
+    // web-1 lists a server that is down first: it tries the next one.
+    const down = `127.0.0.1:${await freePort()}`;
     for (const [name, labels] of Object.entries(hosts)) {
-      agents[name] = new Agent({ name, server: cp, token: await cp.token(name), labels });
+      agents[name] = new Agent({ name, server: cp, token: await cp.token(name), labels, ...(name === 'web-1' ? { serversBefore: [down] } : {}) });
     }
     for (const name of Object.keys(hosts)) await converged(name);
     expect((await cp.host('db-1')).metadata.labels).toMatchObject({ env: 'prod', role: 'db' });
+    expect(agents['web-1']!.logs('join failed; retrying').some((l) => l.server === down)).toBe(true);
+    expect(agents['web-1']!.logs('joined')[0]).toMatchObject({ server: cp.address });
 
     // A policy for role=web lands in exactly web-1's and web-2's state dirs, compiled.
     await cp.apply(hostPolicy('web-secrets', { role: 'web' }, '/srv/web/secret.key'));

@@ -233,6 +233,8 @@ export interface AgentOptions {
   stateDir?: string;
   extra?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Servers listed before the control plane (to be tried, and fail, first). */
+  serversBefore?: string[];
 }
 
 export class Agent {
@@ -247,6 +249,7 @@ export class Agent {
   private launch(): Proc {
     const o = this.options;
     const args = [
+      ...(o.serversBefore ?? []).flatMap((address) => ['--server', address]),
       '--server', o.server.address,
       '--ca', o.server.caFile,
       '--state-dir', this.stateDir,

@@ -3,7 +3,7 @@
  * (SIGKILL) and restarted twice; every record written arrives at the control plane exactly once —
  * the same count, the same content, no duplicate — read back with StreamEvents.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromWireEvent } from '@kvmservice/auditlog';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,4 +91,44 @@ describe('kvmagent upload', () => {
     expect(host.status.agent).toMatchObject({ eventsDropped: 0, eventsSpooled: 0, linesUnparsed: 0 });
     expect(await agent.stop()).toBe(0);
   });
+
+  it('keeps the spool across a restart while kvmservice is down, drops the oldest when full, and reports how many', { timeout: 150_000 }, async () => {
+    let small: Agent | undefined = undefined;
+    dumpOnFailure(() => [{ name: 'kvmservice', output: cp.output }, { name: 'agent', output: small?.output ?? [] }]);
+    const log = join(tempDir('kvmagent-e2e-log-'), 'audit.log');
+    writeFileSync(log, '');
+    small = new Agent({ name: 'spool-1', server: cp, token: await cp.token('spool-1'), logSource: log, extra: ['--spool-max-bytes', '64Ki'] });
+    await small.waitLog('reconciled');
+    await cp.stop();
+    let chunk = '';
+    for (let n = 1; n <= 30; n++) chunk += record(n);
+    appendFileSync(log, chunk);
+    await sleep(500);
+    // SIGTERM with the control plane away: what was read is flushed into the spool and kept.
+    expect(await small.stop()).toBe(0);
+    small.restart({ token: undefined });
+    await small.waitLog('collecting');
+    for (let n = 31; n <= 430; n += 10) {
+      let more = '';
+      for (let i = n; i < n + 10; i++) more += record(i);
+      appendFileSync(log, more);
+      await sleep(20);
+    }
+    await waitFor('drops', () => small.logs('spool full: dropped the oldest events').length > 0);
+    await cp.restart();
+    const host = await waitFor('the spool to drain', async () => {
+      const h = await cp.host('spool-1');
+      return h.status?.connected && h.status.agent?.eventsSpooled === 0 && h.status.agent.eventsDropped > 0 ? h : undefined;
+    }, 60_000, 250);
+    const dropped: number = host.status.agent.eventsDropped;
+    const stored = (await cp.events('spool-1')).map((e) => Number(e.resource.slice('/srv/data/file-'.length))).sort((a, b) => a - b);
+    // Nothing lost silently: what is stored and what was counted as dropped make up everything written,
+    // and what was dropped is the oldest.
+    expect(stored.length + dropped).toBe(430);
+    expect(stored).toEqual(Array.from({ length: 430 - dropped }, (_, i) => dropped + 1 + i));
+    const status = JSON.parse(readFileSync(join(small.stateDir, 'status.json'), 'utf8'));
+    expect(status.events.dropped).toBe(dropped);
+    expect(await small.stop()).toBe(0);
+  });
 });
+
