@@ -3,7 +3,7 @@
  * apply, an SELinux install or removal. Runs in the short-lived LSM worker process
  * (`lsm-worker.ts`), so that the libraries (and what they import) never stay resident in the agent.
  */
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyAppArmorProfiles, detectAppArmor, type AppArmorStatus, type ApplicableArtifact, type ApplyOptions, type ApplyReport } from '@kvmservice/apparmor';
 import {
@@ -13,6 +13,7 @@ import {
   listSelinuxModules,
   removeSelinuxModule,
   type InstallResult,
+  type RenderedSelinuxModule,
   type SelinuxStatus,
 } from '@kvmservice/selinux';
 
@@ -63,10 +64,18 @@ async function selinuxApply(r: Extract<LsmRequest, { op: 'selinux-apply' }>): Pr
     if (problem) return { removed: [], errors: [problem] };
   }
   if (r.module) {
-    const install = await installSelinuxModule(
-      { moduleName: r.module.moduleName, module: r.module.module, sha256: r.module.sha256, relabelPaths: r.module.relabelPaths, fileContexts: [], typePolicies: {}, problems: [] },
-      options,
-    );
+    // The agent has the module as the control plane rendered it; the loader reads only these
+    // members (the others describe the render for the control plane's attribution).
+    const fromArtifact: Pick<RenderedSelinuxModule, 'moduleName' | 'module' | 'sha256' | 'relabelPaths' | 'fileContexts' | 'typePolicies' | 'problems'> = {
+      moduleName: r.module.moduleName,
+      module: r.module.module,
+      sha256: r.module.sha256,
+      relabelPaths: r.module.relabelPaths,
+      fileContexts: [],
+      typePolicies: {},
+      problems: [],
+    };
+    const install = await installSelinuxModule(fromArtifact as RenderedSelinuxModule, options);
     return { install, removed: install.removed, errors: install.error ? [install.error] : [] };
   }
   const installed = await listSelinuxModules(options);
@@ -85,7 +94,6 @@ async function detect(): Promise<DetectResult> {
   const [apparmor, selinux] = await Promise.all([detectAppArmor(), detectSelinux()]);
   let policyVersion: string | undefined;
   try {
-    const { readFileSync } = await import('node:fs');
     policyVersion = readFileSync('/sys/fs/selinux/policyvers', 'utf8').trim();
   } catch {
     policyVersion = undefined;
