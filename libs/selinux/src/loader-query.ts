@@ -123,8 +123,11 @@ import json, sys, setools
 from collections import defaultdict
 policy = setools.SELinuxPolicy(sys.argv[1])
 attrs = {}
+permissive = set()
 for t in policy.types():
     attrs[str(t)] = {str(t)} | {str(a) for a in t.attributes()}
+    if t.ispermissive:
+        permissive.add(str(t))
 index = defaultdict(list)
 for r in policy.terules():
     rt = str(r.ruletype)
@@ -152,6 +155,8 @@ for line in sys.stdin:
             res = sorted({ps[0] for rt, ps in rules(q["source"], q["target"], "process") if rt == "type_transition"})
         elif q["op"] == "attributes":
             res = sorted(attrs.get(q["type"], []))
+        elif q["op"] == "permissive":
+            res = sorted(permissive)
         else:
             raise ValueError("unknown op")
         print(json.dumps({"id": q["id"], "result": res}), flush=True)
@@ -166,6 +171,8 @@ export interface PolicyOracle {
   transitions(source: string, exec: string): Promise<string[]>;
   /** The type and its attributes (empty when the type does not exist). */
   attributes(type: string): Promise<string[]>;
+  /** Every permissive type of the policy (`typepermissive`), sorted. */
+  permissiveTypes(): Promise<string[]>;
   close(): void;
 }
 
@@ -226,6 +233,7 @@ export function openPolicyOracle(policy: string, options: { timeoutMs?: number; 
           perms: async (source, target, cls, kind = 'allow') => new Set(await ask({ op: 'perms', source, target, cls, kind })),
           transitions: (source, exec) => ask({ op: 'transition', source, target: exec }),
           attributes: (type) => ask({ op: 'attributes', type }),
+          permissiveTypes: () => ask({ op: 'permissive' }),
           close: () => {
             closed = true;
             child.stdin.end();

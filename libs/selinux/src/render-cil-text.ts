@@ -55,6 +55,8 @@ export function attributeExpression(attribute: string, base: string, excluded: r
     : `(typeattributeset ${cilIdentifier(attribute)} (and ${cilIdentifier(base)}${not}))`;
 }
 
+export const typePermissive = (type: string): string => `(typepermissive ${cilIdentifier(type)})`;
+
 export const typeTransition = (source: string, exec: string, domain: string): string =>
   `(typetransition ${cilIdentifier(source)} ${cilIdentifier(exec)} process ${cilIdentifier(domain)})`;
 

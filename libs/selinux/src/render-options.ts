@@ -16,6 +16,12 @@ export interface SelinuxRenderOptions {
   posture?: Partial<SelinuxPostures>;
   /** The host policy's path aliases; default `DEFAULT_PATH_ALIASES`. */
   pathAliases?: readonly PathAlias[];
+  /**
+   * Learning mode (docs/selinux.md, "Learning mode"): the domains of these binaries are permissive
+   * (`typepermissive`) and allow-lists, so every access no rule allows is logged as an AVC with
+   * `permissive=1` and not denied. A binary without a domain gets one, with its transition.
+   */
+  learning?: { binaries: readonly string[] };
 }
 
 export const DEFAULT_POSTURES: SelinuxPostures = { file: 'audit', network: 'audit', capabilities: 'audit' };

@@ -230,3 +230,34 @@ describe('renderSelinuxModule', () => {
     expect(r.module).not.toMatch(/^\(type evil_t\)/m);
   });
 });
+
+describe('renderSelinuxModule learning mode', () => {
+  it('makes the learning binaries\' domains permissive, giving a binary without rules a domain of its own', () => {
+    const plain = renderSelinuxModule([headBlock], host);
+    expect(plain.permissiveDomains).toEqual([]);
+    expect(heads(plain.module)).not.toContain('typepermissive');
+    const r = renderSelinuxModule([headBlock], host, { learning: { binaries: ['/usr/bin/head', '/bin/curl'] } });
+    expect(r.problems).toEqual([]);
+    // /bin is an alias of /usr/bin: the domain is for the path the policy labels.
+    expect(Object.values(r.domainSources).sort()).toEqual(['/usr/bin/curl', '/usr/bin/head']);
+    expect(r.permissiveDomains).toEqual(Object.keys(r.domainSources).sort());
+    const permissive = (parseCil(r.module) as CilNode[][]).filter((st) => (st[0] as { atom: string }).atom === 'typepermissive').map((st) => (st[1] as { atom: string }).atom);
+    expect(permissive.sort()).toEqual(r.permissiveDomains);
+    expect(r.fileContexts.some((f) => f.pathRegex === '/usr/bin/curl\\Q\\E')).toBe(true);
+    expect(r.typePolicies[r.permissiveDomains.find((d) => r.domainSources[d] === '/usr/bin/curl')!]).toEqual([]);
+    // Nothing else changes for head but permissiveness and its allow-list.
+    expect(plain.domainSources).toEqual({ [Object.keys(plain.domainSources)[0]!]: '/usr/bin/head' });
+  });
+
+  it('refuses learning binaries that are not absolute binary paths, naming them', () => {
+    const r = renderSelinuxModule([headBlock], host, { learning: { binaries: ['/ok', 'relative', '/dir/', '/x"y'] } });
+    expect(r.module).toBe('');
+    expect(r.problems.map((p) => p.field)).toEqual(['spec.learning.binaries[1]', 'spec.learning.binaries[2]', 'spec.learning.binaries[3]']);
+  });
+
+  it('is deterministic whatever the order of the binaries', () => {
+    const a = renderSelinuxModule([headBlock, diffBlock], host, { learning: { binaries: ['/usr/bin/b', '/usr/bin/a'] } });
+    const b = renderSelinuxModule([diffBlock, headBlock], host, { learning: { binaries: ['/usr/bin/a', '/usr/bin/b'] } });
+    expect(b).toEqual(a);
+  });
+});

@@ -16,9 +16,11 @@ import {
   fileContext,
   roleType,
   typeStatement,
+  typePermissive,
   typeTransition,
   UnsafeCilText,
 } from './render-cil-text.js';
+import { unsafeTextReason } from '@kvmservice/resources';
 import { hostId, moduleNameFor, NameAllocator, NAME_PREFIX, sha256Hex } from './render-names.js';
 import { buildObjectModel, type FileContextEntry, type ObjectRule } from './render-objects.js';
 import {
@@ -70,6 +72,10 @@ export interface RenderedSelinuxModule {
   relabelPaths: string[];
   /** For every type of the module (objects, entry points, domains), the policies it comes from. */
   typePolicies: Record<string, string[]>;
+  /** fromSource (and learning) domain → the binary whose processes run in it, to map AVCs back to binaries. */
+  domainSources: Record<string, string>;
+  /** Domains in permissive mode (learning), sorted. */
+  permissiveDomains: string[];
   /** Rules SELinux cannot express. Non-empty: the host must not get this module. */
   problems: RenderProblem[];
   /** sha256 of `module`. */
@@ -106,6 +112,8 @@ interface Subject {
   network: NetworkRule[];
   capabilities: CapabilityRule[];
   policies: Set<string>;
+  /** Learning mode: permissive, and an allow-list of its own rules for every class. */
+  learning: boolean;
 }
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -138,7 +146,7 @@ function canonicalRule(rule: HostPolicyRule, canon: (path: string) => string): H
 
 function emptyResult(moduleName: string, problems: RenderProblem[]): RenderedSelinuxModule {
   const sorted = [...problems].sort((a, b) => byString(`${a.policy}\u0000${a.field}\u0000${a.reason}`, `${b.policy}\u0000${b.field}\u0000${b.reason}`));
-  return { moduleName, module: '', fileContexts: [], relabelPaths: [], typePolicies: {}, problems: sorted, sha256: sha256Hex('') };
+  return { moduleName, module: '', fileContexts: [], relabelPaths: [], typePolicies: {}, domainSources: {}, permissiveDomains: [], problems: sorted, sha256: sha256Hex('') };
 }
 
 /** Renders the module for `host` from the policies that select it (selection is the caller's). Never throws. */
@@ -173,13 +181,19 @@ function render(moduleName: string, policies: readonly NormalizedHostPolicy[], h
     problems.push(...found);
     if (found.length === 0) usable.push(canonicalRule(rule, canon));
   }
+  const learning = new Set<string>();
+  (options?.learning?.binaries ?? []).forEach((binary, i) => {
+    const reason = typeof binary !== 'string' ? 'must be a string' : !/^\/.*[^/]$/.test(binary) ? "must be an absolute path without a trailing '/'" : unsafeTextReason(binary);
+    if (reason) problems.push({ policy: '', field: `spec.learning.binaries[${i}]`, reason });
+    else learning.add(canon(binary));
+  });
   const objectRules = usable.filter((r): r is ObjectRule => r.class === 'process' || r.class === 'file');
-  const sources = sortedUnique(usable.flatMap(sourcesOf));
+  const sources = sortedUnique([...usable.flatMap(sourcesOf), ...learning]);
   const model = buildObjectModel(objectRules, sources);
   problems.push(...model.problems);
   if (problems.length > 0) return emptyResult(moduleName, problems);
 
-  return emit(moduleName, host.name, postures, usable, sources, model.entries, model.targets);
+  return emit(moduleName, host.name, postures, usable, sources, model.entries, model.targets, learning);
 }
 
 function emit(
@@ -190,6 +204,7 @@ function emit(
   sources: readonly string[],
   entries: Map<string, FileContextEntry>,
   targets: Map<string, { key: string; text: string; rules: ObjectRule[] }>,
+  learning: ReadonlySet<string>,
 ): RenderedSelinuxModule {
   const prefix = `${NAME_PREFIX}_${hostId(hostName)}`;
   const names = new NameAllocator(prefix);
@@ -233,6 +248,7 @@ function emit(
       network: own.filter((r): r is NetworkRule => r.class === 'network'),
       capabilities: own.filter((r): r is CapabilityRule => r.class === 'capability'),
       policies: new Set(own.map((r) => r.policy)),
+      learning: learning.has(source),
     };
   });
 
@@ -270,6 +286,9 @@ function emit(
     }
     const domains = subjects.map((s) => s.domain);
     out.push(...attributeSet(REF.domain, domains), ...attributeSet(attr.domains, domains));
+    for (const s of subjects.filter((x) => x.learning)) {
+      out.push(cilComment(`learning mode: ${s.domain} is permissive (denials are logged with permissive=1, not enforced)`), typePermissive(s.domain));
+    }
     out.push(
       attributeStatement(attr.devices),
       attributeExpression(attr.devices, REF.deviceNode, [...NEVERALLOW_DEVICE_TYPES]),
@@ -318,8 +337,11 @@ function emit(
   for (const s of subjects) {
     section(`${s.domain} (${s.source})`);
     out.push(...avRule('allow', s.domain, s.exec.name, 'file', ['entrypoint', 'execute', 'execute_no_trans', ...GROUP_PERMS.read.file]));
+    // Learning: nothing by default, so that everything no rule allows reaches the (permissive) denial.
     const fallback = (g: AccessGroup): Decision =>
-      (g === 'exec' ? s.processAllowList : s.fileAllowList) ? postureDecision(postures.file) : { allowed: true, audited: false };
+      s.learning ? { allowed: false, audited: false }
+      : (g === 'exec' ? s.processAllowList : s.fileAllowList) ? postureDecision(postures.file)
+      : { allowed: true, audited: false };
     const same = (a: Decision, b: Decision) => a.allowed === b.allowed && a.audited === b.audited;
     for (const g of ACCESS_GROUPS) {
       const base = fallback(g);
@@ -373,6 +395,8 @@ function emit(
     fileContexts,
     relabelPaths: relabelPaths(objects),
     typePolicies: Object.fromEntries(Object.entries(typePolicies).sort((a, b) => byString(a[0], b[0]))),
+    domainSources: Object.fromEntries(subjects.map((s) => [s.domain, s.source] as const).sort((a, b) => byString(a[0], b[0]))),
+    permissiveDomains: subjects.filter((s) => s.learning).map((s) => s.domain).sort(byString),
     problems: [],
     sha256: sha256Hex(module),
   };
@@ -445,8 +469,8 @@ function socketDecision(s: Subject, cls: string, posture: SelinuxPostures['netwo
   const audited = naming.some((r) => r.action === 'Audit');
   if (naming.some((r) => r.action === 'Block')) return { allowed: false, audited: false };
   if (naming.some((r) => r.action === 'Allow')) return { allowed: true, audited };
-  const allowList = s.network.some((r) => r.action === 'Allow') && (POSTURE_SOCKET_CLASSES as readonly string[]).includes(cls);
-  const base = allowList ? postureDecision(posture) : { allowed: true, audited: false };
+  const allowList = (s.learning || s.network.some((r) => r.action === 'Allow')) && (POSTURE_SOCKET_CLASSES as readonly string[]).includes(cls);
+  const base = allowList ? postureDecision(s.learning ? 'block' : posture) : { allowed: true, audited: false };
   return { allowed: base.allowed, audited: base.allowed && (audited || base.audited) };
 }
 
@@ -471,7 +495,8 @@ function networkRules(s: Subject, postures: SelinuxPostures): string[] {
 function capabilityRules(s: Subject, postures: SelinuxPostures): string[] {
   const named = s.capabilities.map((r) => r.capability as string);
   const universe = sortedUnique([...DEFAULT_CAPABILITIES, ...DEFAULT_CAPABILITIES2, ...named]);
-  const allowList = s.capabilities.some((r) => r.action === 'Allow');
+  const allowList = s.learning || s.capabilities.some((r) => r.action === 'Allow');
+  const capabilityPosture = s.learning ? 'block' : postures.capabilities;
   const allowed: string[] = [];
   const audited: string[] = [];
   for (const cap of universe) {
@@ -480,7 +505,7 @@ function capabilityRules(s: Subject, postures: SelinuxPostures): string[] {
     if (rules.some((r) => r.action === 'Block')) d = { allowed: false, audited: false };
     else if (rules.some((r) => r.action === 'Allow')) d = { allowed: true, audited: rules.some((r) => r.action === 'Audit') };
     else {
-      const base = allowList ? postureDecision(postures.capabilities) : { allowed: true, audited: false };
+      const base = allowList ? postureDecision(capabilityPosture) : { allowed: true, audited: false };
       const byDefault = DEFAULT_CAPABILITIES.includes(cap) || DEFAULT_CAPABILITIES2.includes(cap);
       d = { allowed: base.allowed && byDefault, audited: base.allowed && byDefault && (base.audited || rules.some((r) => r.action === 'Audit')) };
     }

@@ -82,6 +82,12 @@ const CASES: GoldenCase[] = [
       hostPolicy('cat-group-audit', { file: { matchPaths: [{ path: '/etc/group', fromSource: [{ path: '/usr/bin/cat' }] }] }, action: 'Audit' }),
     ],
   },
+  {
+    // Learning mode: sed has a domain of its own rules, nginx none; both become permissive allow-lists.
+    name: 'learning',
+    policies: [hostPolicy('sed-no-shadow', { file: { matchPaths: [{ path: '/etc/gshadow', fromSource: [{ path: '/usr/bin/sed' }] }] }, action: 'Block' })],
+    options: { learning: { binaries: ['/usr/bin/sed', '/usr/sbin/nginx'] } },
+  },
 ];
 
 const rendered = new Map<string, RenderedSelinuxModule>(
@@ -217,5 +223,32 @@ describe('golden modules linked against the refpolicy', () => {
     expect((await perms(cat, group, 'file')).has('read')).toBe(true);
     expect((await audited(cat, group, 'file')).has('read')).toBe(true);
     expect((await audited('unconfined_t', group, 'file')).size).toBe(0);
+  });
+
+  it('learning: the binaries\' domains are permissive allow-lists, entered from everywhere; nginx gets a domain', async () => {
+    const r = get('learning');
+    const sed = domainOf(r, '/usr/bin/sed');
+    const nginx = domainOf(r, '/usr/sbin/nginx');
+    expect(r.permissiveDomains).toEqual([nginx, sed].sort());
+    expect(r.domainSources).toEqual({ [nginx]: '/usr/sbin/nginx', [sed]: '/usr/bin/sed' });
+    const permissive = await oracle.permissiveTypes();
+    expect(permissive).toEqual(expect.arrayContaining([sed, nginx]));
+    // No other module's domain is permissive.
+    expect(permissive.filter((t) => t.startsWith('kvms_'))).toEqual([nginx, sed].sort());
+    for (const caller of ['unconfined_t', 'init_t', 'initrc_t']) {
+      expect(await oracle.transitions(caller, typeOf(r, '/usr/sbin/nginx'))).toEqual([nginx]);
+      expect(await oracle.transitions(caller, typeOf(r, '/usr/bin/sed'))).toEqual([sed]);
+    }
+    // Allow-lists: what they do is not granted (so it is logged, permissive=1), except what they need to start.
+    for (const d of [sed, nginx]) {
+      expect((await perms(d, 'etc_t', 'file')).has('read')).toBe(false);
+      expect((await perms(d, 'user_home_t', 'file')).has('write')).toBe(false);
+      expect((await perms(d, d, 'tcp_socket')).has('create')).toBe(false);
+      expect((await perms(d, d, 'capability')).size).toBe(0);
+      expect((await perms(d, 'lib_t', 'file')).has('read')).toBe(true);
+      expect((await perms(d, d, 'unix_stream_socket')).has('connect')).toBe(true);
+    }
+    // sed's own Block rule stays in the policy (the denial is logged; permissive lets it pass).
+    expect((await perms(sed, typeOf(r, '/etc/gshadow'), 'file')).has('read')).toBe(false);
   });
 });
