@@ -11,6 +11,8 @@ export type { CreateTokenResponse, CreateTokenResponse__Output } from './generat
 export type { DeleteRequest, DeleteRequest__Output } from './generated/kvmservice/v1/DeleteRequest.js';
 export type { DeleteResponse, DeleteResponse__Output } from './generated/kvmservice/v1/DeleteResponse.js';
 export type { DesiredState, DesiredState__Output } from './generated/kvmservice/v1/DesiredState.js';
+export type { DiscoverRequest, DiscoverRequest__Output } from './generated/kvmservice/v1/DiscoverRequest.js';
+export type { DiscoverResponse, DiscoverResponse__Output } from './generated/kvmservice/v1/DiscoverResponse.js';
 export type { Event, Event__Output } from './generated/kvmservice/v1/Event.js';
 export type { GetInstallScriptRequest, GetInstallScriptRequest__Output } from './generated/kvmservice/v1/GetInstallScriptRequest.js';
 export type { GetInstallScriptResponse, GetInstallScriptResponse__Output } from './generated/kvmservice/v1/GetInstallScriptResponse.js';
