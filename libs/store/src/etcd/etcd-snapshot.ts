@@ -37,11 +37,16 @@ export class SnapshotDigestError extends Error {
 }
 
 const DIGEST_BYTES = 32;
+/** etcd sends 32 KiB chunks; they are written in batches of this size. */
+const WRITE_BATCH_BYTES = 1 << 20;
+/** Received but unwritten bytes above which the stream is paused (backpressure towards etcd). */
+const MAX_BUFFERED_BYTES = 4 << 20;
 
 /**
  * Writes the stream to `file` (from its current position) and resolves with the bytes written,
- * digest included. The stream is paused while a chunk is written (backpressure towards etcd), and
- * cancelled when it stalls for `idleTimeoutMs`, when `signal` aborts, or when writing fails.
+ * digest included. Chunks are written in batches, one write at a time; the stream is paused while
+ * too much is waiting for the disk, and cancelled when it stalls for `idleTimeoutMs`, when `signal`
+ * aborts, or when writing fails.
  */
 export function receiveEtcdSnapshot(stream: SnapshotStream, file: FileHandle, idleTimeoutMs: number, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,7 +54,10 @@ export function receiveEtcdSnapshot(stream: SnapshotStream, file: FileHandle, id
     let written = 0;
     // The newest chunk is held back until the next one arrives: the last one is the digest.
     let held: Buffer | undefined;
-    let writing: Promise<void> = Promise.resolve();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let writing: Promise<void> | undefined;
+    let paused = false;
     let settled = false;
     let idle: NodeJS.Timeout | undefined;
 
@@ -67,12 +75,32 @@ export function receiveEtcdSnapshot(stream: SnapshotStream, file: FileHandle, id
     const onAbort = (): void => finish(signal.reason);
     const armIdle = (): void => {
       clearTimeout(idle);
-      idle = setTimeout(() => finish(new SnapshotStalledError(idleTimeoutMs)), idleTimeoutMs);
+      // While paused for the disk, the silence is ours, not etcd's.
+      idle = paused ? undefined : setTimeout(() => finish(new SnapshotStalledError(idleTimeoutMs)), idleTimeoutMs);
     };
-    const append = async (chunk: Buffer, digest: boolean): Promise<void> => {
-      if (!digest) hash.update(chunk);
-      await file.write(chunk);
-      written += chunk.length;
+    /** Starts writing what is pending, unless a write is already under way. */
+    const flush = (): Promise<void> | undefined => {
+      if (writing !== undefined || pendingBytes === 0) return writing;
+      const batch = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      writing = file.write(batch).then(
+        () => {
+          written += batch.length;
+          writing = undefined;
+          if (pendingBytes >= WRITE_BATCH_BYTES) void flush();
+          if (paused && !settled && pendingBytes < MAX_BUFFERED_BYTES) {
+            paused = false;
+            armIdle();
+            stream.resume();
+          }
+        },
+        (error: unknown) => {
+          writing = undefined;
+          finish(error);
+        },
+      );
+      return writing;
     };
 
     if (signal.aborted) return finish(signal.reason);
@@ -80,31 +108,34 @@ export function receiveEtcdSnapshot(stream: SnapshotStream, file: FileHandle, id
     armIdle();
     stream.on('data', (message) => {
       if (settled) return;
-      armIdle();
       const previous = held;
-      held = Buffer.from(message.blob);
-      if (previous === undefined) return;
-      stream.pause();
-      writing = writing.then(() => append(previous, false)).then(
-        () => {
-          if (!settled) stream.resume();
-        },
-        (error: unknown) => finish(error),
-      );
+      held = message.blob;
+      if (previous !== undefined) {
+        hash.update(previous);
+        pending.push(previous);
+        pendingBytes += previous.length;
+        if (pendingBytes >= WRITE_BATCH_BYTES) void flush();
+        if (pendingBytes >= MAX_BUFFERED_BYTES && !paused) {
+          paused = true;
+          stream.pause();
+        }
+      }
+      armIdle();
     });
     stream.on('error', (error) => finish(error));
     stream.on('end', () => {
       clearTimeout(idle);
-      void writing.then(async () => {
+      void (async () => {
+        while (!settled && (writing !== undefined || pendingBytes > 0)) await (writing ?? flush());
         if (settled) return;
         if (held === undefined || held.length !== DIGEST_BYTES) {
           throw new SnapshotDigestError(`etcd ended the snapshot stream after ${written + (held?.length ?? 0)} bytes without its sha256`);
         }
         const expected = hash.digest();
         if (!expected.equals(held)) throw new SnapshotDigestError(`the snapshot's sha256 ${held.toString('hex')} does not match its ${written} bytes (${expected.toString('hex')})`);
-        await append(held, true);
-        finish(undefined, written);
-      }).catch((error: unknown) => finish(error));
+        await file.write(held);
+        finish(undefined, written + held.length);
+      })().catch((error: unknown) => finish(error));
     });
   });
 }

@@ -604,7 +604,8 @@ export class SqliteStore implements Store, SqliteEventSource {
           },
         });
         stop.signal.throwIfAborted();
-        const revision = finishSqliteSnapshot(temporary);
+        const revision = await finishSqliteSnapshot(temporary);
+        stop.signal.throwIfAborted();
         const bytes = await publishSnapshotFile(temporary, destination);
         return { bytes, revision };
       } catch (error) {
