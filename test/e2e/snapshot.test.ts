@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { kvmctl } from '../../apps/kvmctl/src/testing/run.js';
 import { kvmctlConfigPath } from '../../apps/kvmservice/src/auth/admin-bootstrap.service.js';
 import { startTestService, type TestService } from '../../apps/kvmservice/src/testing/service-harness.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { startEtcd } from '../support/etcd.js';
 
 const policy = (name: string) => `apiVersion: security.kubearmor.com/v1
 kind: KubeArmorHostPolicy
@@ -154,9 +154,8 @@ describe('kvmctl snapshot save, restore, and a new kvmservice on the restored st
     const { saved, before, original } = await snapshotUnderApplies(svc, env, join(backups, 'kvmservice.etcd'));
     expect(saved).toMatchObject({ file: join(backups, 'kvmservice.etcd'), backend: 'etcd' });
 
-    let restoredEtcd: EtcdCluster | undefined;
-    restoredEtcd = await startEtcd({ fromSnapshot: saved.file });
-    cleanup.push(() => restoredEtcd?.stop());
+    const restoredEtcd = await startEtcd({ fromSnapshot: saved.file });
+    cleanup.push(() => restoredEtcd.stop());
     const dataDir = dataDirWithCa(svc);
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const restored = await startTestService({ store: restoredEtcd.storeUrl, dataDir });
