@@ -457,8 +457,9 @@ mv -f -- "$CONFIG.tmp" "$CONFIG"
 umask 022
 cat >"$OPT/bin/kvmagent.tmp" <<EOF
 #!/bin/sh
-# Runs the installed KVMService agent with the Node.js the installer checked.
-exec $(printf '%q' "$NODE_BIN") $(printf '%q' "$OPT/current/lib/main.js") "\$@"
+# Runs the installed KVMService agent with the Node.js the installer checked (a small young
+# generation keeps the idle agent within its memory budget).
+exec $(printf '%q' "$NODE_BIN") --max-semi-space-size=1 $(printf '%q' "$OPT/current/lib/main.js") "\$@"
 EOF
 chmod 0755 -- "$OPT/bin/kvmagent.tmp"
 mv -f -- "$OPT/bin/kvmagent.tmp" "$OPT/bin/kvmagent"
