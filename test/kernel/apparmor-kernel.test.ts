@@ -1,28 +1,26 @@
 /**
  * AppArmor enforcement in a real kernel: Debian's `linux-image-amd64` kernel under qemu (TCG), an
  * initramfs built from this Debian machine, the profiles our renderer produced for the upstream
- * host scenarios applied by the agent's loader, each scenario command run from the login shell,
- * the console's audit records read by libs/auditlog and attributed by the control plane's
- * AttributionService. See docs/kernel-tests.md.
+ * host scenarios (compiled by the agent's loader, and loaded through it for R7), each scenario
+ * command run from the login shell, the console's audit records read by libs/auditlog and
+ * attributed by the control plane's AttributionService. See docs/kernel-tests.md.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ipprotoName, toWireEvent } from '@kvmservice/auditlog';
+import { ipprotoName } from '@kvmservice/auditlog';
 import { PINNED_FEATURES_FILE } from '@kvmservice/apparmor';
-import { AttributionService } from '../../apps/kvmservice/src/telemetry/attribution.service.js';
-import { repoRoot } from '../support/conformance.js';
-import type { ApplyResult, EnvResult, GuestResult, ReplayResult, RunResult } from './guest/plan.js';
+import type { ApplyResult, ReplayResult } from './guest/plan.js';
+import { alertPolicy } from './support/alerts.js';
 import { buildAppArmorInitramfs } from './support/apparmor-image.js';
 import { planAppArmorRun, PROBES, type Check, type Outcome } from './support/apparmor-plan.js';
-import { readConsole, type ConsoleEvent, type ConsoleEvents } from './support/console-events.js';
+import type { ConsoleEvent } from './support/console-events.js';
 import { ensureDebianKernel, type DebianKernel } from './support/debian-kernel.js';
 import { featureLeaves, missingLeaves } from './support/feature-abi.js';
-import { bootVm, type BootResult } from './support/qemu.js';
 import { printTable } from './support/table.js';
+import { commandOutcome, consoleTail, runResult, runVm, scratchDir, VM_TIMEOUT_MS, type VmRun } from './support/vm-run.js';
 
 const APPEND = 'console=ttyS0 lsm=landlock,lockdown,yama,apparmor apparmor=1 panic=-1';
-const VM_TIMEOUT_MS = Number(process.env.KVMSERVICE_KERNEL_VM_TIMEOUT_MS ?? 420_000);
 
 const plan = planAppArmorRun();
 
@@ -37,18 +35,10 @@ interface Observation {
 }
 
 let kernel: DebianKernel;
-let boot: BootResult;
-let consoleEvents: ConsoleEvents;
-const results = new Map<string, GuestResult>();
-let env: EnvResult | undefined;
+let vm: VmRun;
+let workDir: string;
 const timings: Record<string, number> = {};
 const observations = new Map<Check, Observation>();
-let workDir: string;
-
-function runOf(id: string): RunResult | undefined {
-  const r = results.get(id);
-  return r?.kind === 'run' ? r : undefined;
-}
 
 /** Whether a console event is the kernel's record of the check's own access. */
 function recordMatches(check: Check, e: ConsoleEvent): boolean {
@@ -70,18 +60,16 @@ const LSM_ERRNOS = new Set(['13', '1']);
 
 function observe(check: Check): Observation {
   const problems: string[] = [];
-  const run = runOf(check.runId);
+  const run = runResult(vm, check.runId);
   if (!run) return { observed: 'not run', records: [], incidental: [], alertPolicy: '', problems: [`no result for ${check.runId}`] };
   let observed: Outcome | string;
   if (check.probe) {
     const line = (run.output ?? '').split('\n').find((l) => l.startsWith(`PROBE ${check.probe} `));
     const errno = line?.split(' ')[3];
     observed = !line ? `no probe output (exit ${run.status}: ${run.stderr.trim().slice(0, 120)})` : LSM_ERRNOS.has(errno!) ? 'blocked' : 'allowed';
-  } else if (run.status === 0) observed = 'allowed';
-  else if (run.stderr.includes('Permission denied')) observed = 'blocked';
-  else observed = `error (exit ${run.status}: ${run.stderr.trim().slice(0, 120)})`;
+  } else observed = commandOutcome(run);
 
-  const all = run.pid !== undefined ? (consoleEvents.byPid.get(run.pid) ?? []) : [];
+  const all = run.pid !== undefined ? (vm.console.byPid.get(run.pid) ?? []) : [];
   const records = all.filter((e) => recordMatches(check, e));
   const denied = records.filter((e) => e.event.action === 'Block');
   const audited = records.filter((e) => e.event.action === 'Audit');
@@ -94,13 +82,11 @@ function observe(check: Check): Observation {
   if ((observed === 'blocked' || observed === 'audited') && evidence.length === 0) {
     problems.push(`${observed}, but no ${observed === 'blocked' ? 'DENIED' : 'AUDIT'} record of pid ${run.pid} for ${JSON.stringify(check.record)} on the console`);
   }
-  const attribution = new AttributionService();
-  attribution.remember(check.runId, check.attribution);
-  const alertPolicy = evidence.length > 0 ? (attribution.attribute(check.runId, toWireEvent(evidence[0]!.event, 1) as never).policyName ?? '') : '';
-  if (check.policy && observed === check.expected && alertPolicy !== check.policy) problems.push(`the alert names ${JSON.stringify(alertPolicy)}, expected ${check.policy}`);
+  const alert = evidence.length > 0 ? alertPolicy(evidence[0]!.event, check.attribution) : '';
+  if (check.policy && observed === check.expected && alert !== check.policy) problems.push(`the alert names ${JSON.stringify(alert)}, expected ${check.policy}`);
   if (observed === 'allowed' && denied.length > 0) problems.push(`allowed, yet denied: ${denied.map((e) => e.line).join(' | ')}`);
   if (check.stdoutIncludes !== undefined && observed !== 'blocked' && !run.stdout.includes(check.stdoutIncludes)) problems.push(`stdout ${JSON.stringify(run.stdout.slice(0, 80))} lacks ${JSON.stringify(check.stdoutIncludes)}`);
-  return { observed, records, incidental, alertPolicy, problems };
+  return { observed, records, incidental, alertPolicy: alert, problems };
 }
 
 describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', () => {
@@ -108,47 +94,26 @@ describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', 
     const t0 = Date.now();
     kernel = ensureDebianKernel();
     timings.kernelFetchMs = kernel.fetchMs;
-    const scratch = join(repoRoot, 'tmp', 'kernel-tests');
-    mkdirSync(scratch, { recursive: true });
-    workDir = mkdtempSync(join(scratch, 'apparmor-'));
+    workDir = scratchDir('apparmor');
     const t1 = Date.now();
     const initrd = await buildAppArmorInitramfs(workDir, plan);
     timings.initramfsMs = Date.now() - t1;
-    boot = await bootVm({
-      kernel: kernel.vmlinuz,
-      initrd,
-      append: APPEND,
-      workDir,
-      timeoutMs: VM_TIMEOUT_MS,
-      onConsoleLine: process.env.KVMSERVICE_KERNEL_VERBOSE ? (l) => process.stderr.write(`vm| ${l}\n`) : undefined,
-    });
-    timings.vmWallMs = boot.wallMs;
-    writeFileSync(join(workDir, 'console.log'), boot.console.join('\n'));
-    for (const line of boot.results) {
-      try {
-        const r = JSON.parse(line) as GuestResult;
-        if (r.kind === 'env') env = r;
-        else if ('id' in r) results.set(r.id, r);
-        else if (r.kind === 'end') timings.guestUptimeAtEndS = r.uptime;
-      } catch {
-        // a torn last line after a timeout; the missing results fail their checks
-      }
-    }
-    consoleEvents = readConsole(boot.console, 'kubearmor-dev');
-    const init = boot.console.find((l) => l.includes('Run /init as init process'));
-    timings.bootToInitS = init ? Number(/\[\s*([\d.]+)\]/.exec(init)?.[1]) : NaN;
+    vm = await runVm(kernel, initrd, APPEND, workDir, 'kubearmor-dev');
     for (const c of plan.checks) observations.set(c, observe(c));
     timings.totalMs = Date.now() - t0;
   }, VM_TIMEOUT_MS + 180_000);
 
   afterAll(() => {
-    if (!boot) return;
+    if (!vm) return;
     const rows = plan.checks.map((c) => {
       const o = observations.get(c)!;
       const verdict = o.observed === c.documented && o.problems.length === 0 ? (c.documented === c.expected ? 'ok' : 'NOT ENFORCED (documented)') : 'FAIL';
       return [c.name, c.expected, String(o.observed), c.decidingRule, o.alertPolicy || '-', verdict];
     });
     printTable(['scenario', 'expected', 'observed', 'deciding rule', 'policy named by the alert', 'verdict'], rows);
+    // Denials of the commands' processes that no check is about (counted once per record).
+    const own = new Set([...observations.values()].flatMap((o) => o.records.map((r) => r.line)));
+    const incidental = new Set([...observations.values()].flatMap((o) => o.incidental.map((r) => r.line)).filter((l) => !own.has(l))).size;
     const count = (section: Check['section']) => {
       const mine = plan.checks.filter((c) => c.section === section);
       const ok = mine.filter((c) => {
@@ -164,41 +129,40 @@ describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', 
     }).length;
     process.stdout.write(
       `kernel-tier apparmor: ${failing === 0 ? 'PASS' : 'FAIL'} ${plan.checks.length - failing}/${plan.checks.length} checks — ${(['scenario', 'posture', 'r7', 'network', 'capability'] as const).map(count).join(', ')}; ` +
-        `kernel ${kernel.packageName} ${kernel.version}; boot to /init ${timings.bootToInitS}s (guest clock), guest end ${timings.guestUptimeAtEndS}s; ` +
-        `VM wall ${(timings.vmWallMs! / 1000).toFixed(1)}s, initramfs ${(timings.initramfsMs! / 1000).toFixed(1)}s, kernel fetch ${(timings.kernelFetchMs! / 1000).toFixed(1)}s, total ${(timings.totalMs! / 1000).toFixed(1)}s; ` +
-        `console ${boot.console.length} lines, ${consoleEvents.auditLines.length} audit records; logs in ${workDir}\n`,
+        `${incidental} other denials of the same processes; kernel ${kernel.packageName} ${kernel.version}; boot to /init ${vm.bootToInitS}s, driver done at ${vm.endUptime}s (guest clock); ` +
+        `VM wall ${(vm.boot.wallMs / 1000).toFixed(1)}s, initramfs ${(timings.initramfsMs! / 1000).toFixed(1)}s, kernel fetch ${(timings.kernelFetchMs! / 1000).toFixed(1)}s, total ${(timings.totalMs! / 1000).toFixed(1)}s; ` +
+        `console ${vm.boot.console.length} lines, ${vm.console.auditLines.length} LSM records; logs in ${workDir}\n`,
     );
     if (failing === 0 && !process.env.KVMSERVICE_KERNEL_KEEP) rmSync(join(workDir, 'root'), { recursive: true, force: true });
   });
 
   it('boots the kernel with AppArmor enabled and runs the whole plan', () => {
-    expect(boot.timedOut, `VM timed out after ${VM_TIMEOUT_MS} ms; console tail:\n${boot.console.slice(-30).join('\n')}`).toBe(false);
+    expect(vm.boot.timedOut, `VM timed out after ${VM_TIMEOUT_MS} ms; console tail:\n${consoleTail(vm)}`).toBe(false);
     expect(kernel.config.get('CONFIG_SECURITY_APPARMOR')).toBe('y');
-    expect(env, `no env result; console tail:\n${boot.console.slice(-30).join('\n')}`).toBeDefined();
-    expect(env!.lsm.split(',')).toContain('apparmor');
-    expect(env!.apparmorEnabled).toBe('Y');
-    expect(timings.guestUptimeAtEndS, `the driver did not finish; console tail:\n${boot.console.slice(-30).join('\n')}`).toBeGreaterThan(0);
-    expect(plan.steps.filter((s) => !results.has(s.id)).map((s) => s.id)).toEqual([]);
+    expect(vm.env, `no env result; console tail:\n${consoleTail(vm)}`).toBeDefined();
+    expect(vm.env!.lsm.split(',')).toContain('apparmor');
+    expect(vm.env!.apparmorEnabled).toBe('Y');
+    expect(vm.endUptime, `the driver did not finish; console tail:\n${consoleTail(vm)}`).toBeGreaterThan(0);
+    expect(plan.steps.filter((s) => !vm.results.has(s.id)).map((s) => s.id)).toEqual([]);
   });
 
   it('the running kernel offers every feature of the ABI the agent compiles against (Debian 12 pinned, parser.conf)', () => {
     const pinned = featureLeaves(readFileSync(PINNED_FEATURES_FILE, 'utf8'));
-    const running = featureLeaves(env!.features);
+    const running = featureLeaves(vm.env!.features);
     expect(pinned.size).toBeGreaterThan(100);
     expect(missingLeaves(pinned, running)).toEqual([]);
-    timings.kernelOnlyFeatures = missingLeaves(running, pinned).length;
     process.stdout.write(`kernel-tier apparmor: features the running kernel has beyond the pinned ABI: ${missingLeaves(running, pinned).join(' ')}\n`);
   });
 
   it('reads every kernel audit record on the console into an event (libs/auditlog)', () => {
-    expect(consoleEvents.auditLines.length).toBeGreaterThan(plan.checks.length / 2);
-    expect(consoleEvents.auditLinesWithoutEvent).toEqual([]);
+    expect(vm.console.auditLines.length).toBeGreaterThan(plan.checks.length / 2);
+    expect(vm.console.auditLinesWithoutEvent).toEqual([]);
     // the last command's record is there: the console log is complete up to the end of the plan
-    expect(runOf(plan.endMarkerRunId)?.auditSeen).toBe(true);
+    expect(runResult(vm, plan.endMarkerRunId)?.auditSeen).toBe(true);
   });
 
   it.each(plan.applies.map((a) => ({ ...a, title: `${a.label}: ${a.ok ? 'applied' : 'refused, previous set kept'}` })))('$title', (a) => {
-    const r = results.get(a.id);
+    const r = vm.results.get(a.id);
     expect(r?.kind === 'apply' || r?.kind === 'replay', `${a.id}: no result`).toBe(true);
     const applied = r as ApplyResult | ReplayResult;
     const ours = applied.loaded.filter((p) => p.startsWith('kubearmor') || p.startsWith('kvmkernel_'));

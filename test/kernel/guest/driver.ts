@@ -5,10 +5,10 @@
  * the code that runs on hosts. Nothing here throws past a step: a failing step is reported.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyAppArmorProfiles, DEFAULT_PROFILE_DIR } from '@kvmservice/apparmor';
-import type { ApplyResult, GuestPlan, GuestResult, GuestStep, ReplayResult, RunResult } from './plan.js';
+import type { ApplyResult, GuestPlan, GuestResult, GuestStep, ReplayResult, RunResult, SelinuxLoadResult } from './plan.js';
 
 const [planFile = '/kvm/plan.json', resultsPort = '/dev/ttyS1'] = process.argv.slice(2);
 const out = openSync(resultsPort, 'w');
@@ -91,6 +91,26 @@ async function step(s: GuestStep): Promise<GuestResult> {
       result.ms = Date.now() - started;
       return result;
     }
+    case 'selinux-load': {
+      const result: SelinuxLoadResult = { kind: 'selinux-load', id: s.id, commands: [], labels: {}, enforce: '', ms: 0 };
+      const tool = (command: string, argv: string[]): void => {
+        const r = spawnSync(command, argv, { encoding: 'utf8', env: ENV, timeout: 120_000, killSignal: 'SIGKILL' });
+        result.commands.push({ argv: [command, ...argv], status: r.status, stderr: clip(`${r.stderr ?? ''}${r.error ? String(r.error) : ''}`) });
+      };
+      const root = '/etc/selinux/default';
+      copyFileSync(s.policy, `${root}/policy/policy.33`);
+      copyFileSync(s.fileContexts, `${root}/contexts/files/file_contexts`);
+      rmSync(`${root}/contexts/files/file_contexts.bin`, { force: true });
+      tool('/usr/sbin/load_policy', []);
+      if (s.relabel.length > 0) tool('/usr/sbin/restorecon', ['-RF', '--', ...s.relabel]);
+      for (const path of s.relabel) {
+        const ls = spawnSync('/usr/bin/ls', ['-dZ', '--', path], { encoding: 'utf8', env: ENV });
+        result.labels[path] = (ls.stdout ?? '').trim().split(/\s+/)[0] ?? '';
+      }
+      result.enforce = readText('/sys/fs/selinux/enforce').trim();
+      result.ms = Date.now() - started;
+      return result;
+    }
     case 'run': {
       const r = spawnSync(s.argv[0]!, s.argv.slice(1), { encoding: 'utf8', env: ENV, cwd: '/root', timeout: s.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
       const result: RunResult = {
@@ -127,11 +147,13 @@ async function step(s: GuestStep): Promise<GuestResult> {
 async function main(): Promise<void> {
   const nodeStartedAtUptime = uptime();
   const abi = spawnSync('/usr/bin/aa-features-abi', ['-x'], { encoding: 'utf8' });
+  const context = readText('/proc/self/attr/current').replace(/\0/g, '').trim();
   emit({
     kind: 'env',
     kernel: readText('/proc/version').trim(),
     lsm: readText('/sys/kernel/security/lsm').trim(),
     apparmorEnabled: readText('/sys/module/apparmor/parameters/enabled').trim(),
+    context,
     features: abi.status === 0 ? abi.stdout : `(aa-features-abi failed: ${abi.stderr}${abi.error ?? ''})`,
     nodeStartedAtUptime,
   });

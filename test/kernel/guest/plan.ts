@@ -15,7 +15,20 @@ export type GuestStep =
    */
   | { kind: 'replay'; id: string; loads: ReplayLoad[]; removes: string[] }
   /** Runs a program (no shell in between); `awaitAudit`: wait until the kernel log has a record of its pid. */
-  | { kind: 'run'; id: string; argv: string[]; timeoutMs?: number; awaitAudit?: boolean; outputFile?: string }
+  | {
+      kind: 'run';
+      id: string;
+      argv: string[];
+      timeoutMs?: number;
+      awaitAudit?: boolean;
+      outputFile?: string;
+    }
+  /**
+   * What the SELinux loader does live, with a policy linked on the host against a private copy
+   * of the store: the kernel policy and file contexts into /etc/selinux/default, `load_policy`,
+   * then `restorecon -RF` on the old and new module's relabel paths.
+   */
+  | { kind: 'selinux-load'; id: string; policy: string; fileContexts: string; relabel: string[] }
   /** Writes a file (sysctl, module parameter). */
   | { kind: 'write'; id: string; path: string; content: string }
   /** Reads a file (profile on disk, securityfs). */
@@ -38,6 +51,8 @@ export interface EnvResult {
   kernel: string;
   lsm: string;
   apparmorEnabled: string;
+  /** The driver's own security context (`/proc/self/attr/current`). */
+  context: string;
   /** `aa-features-abi -x` output: the running kernel's feature ABI. */
   features: string;
   nodeStartedAtUptime: number;
@@ -61,6 +76,16 @@ export interface ReplayResult {
   commands: { argv: string[]; status: number | null; stderr: string }[];
   loaded: string[];
   files: Record<string, string>;
+  ms: number;
+}
+
+export interface SelinuxLoadResult {
+  kind: 'selinux-load';
+  id: string;
+  commands: { argv: string[]; status: number | null; stderr: string }[];
+  /** `ls -dZ` of every relabelled path afterwards: path → context. */
+  labels: Record<string, string>;
+  enforce: string;
   ms: number;
 }
 
@@ -99,4 +124,4 @@ export interface EndResult {
   uptime: number;
 }
 
-export type GuestResult = EnvResult | ApplyResult | ReplayResult | RunResult | WriteResult | ReadResult | EndResult;
+export type GuestResult = EnvResult | ApplyResult | ReplayResult | SelinuxLoadResult | RunResult | WriteResult | ReadResult | EndResult;
