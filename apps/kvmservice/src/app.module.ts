@@ -13,6 +13,9 @@ import type { TlsMaterial } from './auth/certificates.js';
 import type { ServiceConfig } from './config/service-config.js';
 import { ControlController } from './control/control.controller.js';
 import { DesiredStateService } from './desired/desired-state.service.js';
+import { DiscoverService } from './discovery/discover.service.js';
+import { DISCOVERY_OPTIONS, DiscoveryLeaderService } from './discovery/discovery-leader.service.js';
+import { SourceResolvers } from './discovery/source-resolvers.js';
 import { RENDERERS, RenderCache, cachedLsmRenderers } from './desired/lsm-renderers.js';
 import { HttpController } from './health/http.controller.js';
 import { HousekeepingService } from './housekeeping/housekeeping.service.js';
@@ -84,6 +87,10 @@ export class AppModule {
       HousekeepingService,
       InstallService,
       SnapshotService,
+      { provide: DISCOVERY_OPTIONS, useValue: {} },
+      SourceResolvers,
+      DiscoveryLeaderService,
+      DiscoverService,
     ];
     return {
       module: AppModule,

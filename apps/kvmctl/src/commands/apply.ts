@@ -21,6 +21,7 @@ const OUTCOME: Record<ApplyOutcome__Output, string> = {
   APPLY_OUTCOME_CREATED: 'created',
   APPLY_OUTCOME_CONFIGURED: 'configured',
   APPLY_OUTCOME_UNCHANGED: 'unchanged',
+  APPLY_OUTCOME_DELETED: 'deleted',
 };
 
 export interface ValidObject {

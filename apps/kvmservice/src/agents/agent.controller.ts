@@ -136,7 +136,7 @@ export class AgentController {
       unsubscribe = this.desired.subscribe(host, facts, (state) => {
         if (closed) return;
         sent.set(state.revision, state);
-        this.attribution.remember(host, state.attribution);
+        this.attribution.remember(host, state.attribution, state.evaluation);
         while (sent.size > 16) sent.delete(sent.keys().next().value!);
         call.write({ desiredState: desiredStateToWire(state) });
         this.metrics.desiredPushes.inc();

@@ -12,6 +12,8 @@ import type {
   CreateTokenResponse,
   DeleteRequest__Output,
   DeleteResponse,
+  DiscoverRequest__Output,
+  DiscoverResponse,
   GetInstallScriptRequest__Output,
   GetInstallScriptResponse,
   GetRequest__Output,
@@ -38,6 +40,7 @@ import { EMPTY, type Observable, throwError } from 'rxjs';
 import type { Logger } from 'pino';
 import { ApiError } from '../api-error.js';
 import { AuthService, type BootstrapToken } from '../auth/auth-service.js';
+import { DiscoverService } from '../discovery/discover.service.js';
 import { grpcStatusOf, rpcException } from '../grpc/rpc-errors.js';
 import { InstallService } from '../install/install.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -46,7 +49,7 @@ import { SnapshotService, streamSender } from '../snapshot/snapshot.service.js';
 import { EventFeed } from '../telemetry/event-feed.js';
 import { LOGGER } from '../tokens.js';
 
-const OUTCOMES = { created: 'APPLY_OUTCOME_CREATED', configured: 'APPLY_OUTCOME_CONFIGURED', unchanged: 'APPLY_OUTCOME_UNCHANGED' } as const;
+const OUTCOMES = { created: 'APPLY_OUTCOME_CREATED', configured: 'APPLY_OUTCOME_CONFIGURED', unchanged: 'APPLY_OUTCOME_UNCHANGED', deleted: 'APPLY_OUTCOME_DELETED' } as const;
 
 /** Upper bound on one Apply request (objects), beyond the gRPC message size limit. */
 const MAX_APPLY_OBJECTS = 5000;
@@ -81,6 +84,7 @@ export class ControlController {
     private readonly install: InstallService,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly snapshots: SnapshotService,
+    private readonly discovery: DiscoverService,
   ) {}
 
   private async unary<T>(method: string, metadata: Metadata, run: () => Promise<T>): Promise<T> {
@@ -249,5 +253,26 @@ export class ControlController {
       // An RpcException: Nest's exception filter turns anything else into "Internal server error".
       return throwError(() => rpcException(e, this.log));
     }
+  }
+
+  @GrpcMethod('ControlService', 'Discover')
+  discover(request: DiscoverRequest__Output, metadata: Metadata): Promise<DiscoverResponse> {
+    return this.unary('Discover', metadata, async () => {
+      const out = await this.discovery.discover({
+        host: request.host,
+        kinds: request.kinds,
+        single: request.single,
+        binaries: request.binaries,
+        directoryThreshold: request.directoryThreshold,
+        save: request.save,
+      });
+      return {
+        objects: out.objects.map((o) => JSON.stringify(o)),
+        warnings: out.warnings,
+        discoveredPolicies: out.discoveredPolicies.map((o) => JSON.stringify(o)),
+        events: out.events,
+        lastSeq: out.lastSeq,
+      };
+    });
   }
 }

@@ -2,7 +2,8 @@
  * Keeps the objects that decide desired state (host policies, Cilium policies, hosts) in local
  * informers, and recomputes the desired state of each subscribed host when something that
  * selects it (or it) changes. Changes are coalesced per host, so a storm of applies costs one
- * render per host per burst.
+ * render per host per burst. A host's learning mode lasts until its `spec.learning.until`: a
+ * timer recomputes the host's state when that time passes.
  */
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
@@ -43,9 +44,20 @@ interface Subscription {
 }
 
 const COALESCE_MS = 25;
+/** Longest setTimeout delay; a learning end further away is re-checked then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function parse<T>(kv: KeyValue | undefined): T | undefined {
   return kv ? (JSON.parse(kv.value.toString('utf8')) as T) : undefined;
+}
+
+/** `spec.learning` while `until` is ahead of `nowMs` (binaries sorted: the render does not depend on their order). */
+export function activeLearning(vm: KubeArmorVirtualMachine, nowMs: number): { binaries: string[]; until: number } | undefined {
+  const learning = vm.spec?.learning;
+  if (!learning) return undefined;
+  const until = Date.parse(learning.until);
+  if (!Number.isFinite(until) || until <= nowMs) return undefined;
+  return { binaries: [...new Set(learning.binaries)].sort(), until };
 }
 
 @Injectable()
@@ -57,6 +69,9 @@ export class DesiredStateService implements OnModuleInit, OnModuleDestroy {
   private readonly subscriptions = new Map<string, Set<Subscription>>();
   private readonly dirty = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private readonly learningTimers = new Map<string, NodeJS.Timeout>();
+  /** The clock learning mode is judged by (tests replace it). */
+  now: () => number = () => Date.now();
   /** Counters for metrics. */
   readonly stats = { computations: 0, pushes: 0 };
 
@@ -75,12 +90,18 @@ export class DesiredStateService implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     this.hostPolicies.on((c) => this.onHostPolicy(c));
     this.ciliumPolicies.on((c) => this.onCiliumPolicy(c));
-    this.hosts.on((c) => this.markDirty(c.key.slice(this.keys.collection(VIRTUAL_MACHINE).length)));
+    this.hosts.on((c) => {
+      const host = c.key.slice(this.keys.collection(VIRTUAL_MACHINE).length);
+      this.scheduleLearningEnd(host);
+      this.markDirty(host);
+    });
     await Promise.all([this.hostPolicies.start(), this.ciliumPolicies.start(), this.hosts.start()]);
   }
 
   async onModuleDestroy(): Promise<void> {
     clearTimeout(this.flushTimer);
+    for (const timer of this.learningTimers.values()) clearTimeout(timer);
+    this.learningTimers.clear();
     await Promise.all([this.hostPolicies.stop(), this.ciliumPolicies.stop(), this.hosts.stop()]);
   }
 
@@ -89,17 +110,35 @@ export class DesiredStateService implements OnModuleInit, OnModuleDestroy {
     return Math.max(this.hostPolicies.currentRevision, this.ciliumPolicies.currentRevision, this.hosts.currentRevision);
   }
 
+  /** The host as desired state sees it now: learning mode only while `spec.learning.until` is ahead. */
   hostView(name: string): HostView | undefined {
     const vm = parse<KubeArmorVirtualMachine>(this.hosts.get(this.keys.object(VIRTUAL_MACHINE, name)));
     if (!vm) return undefined;
-    const learning = (vm.spec as { learning?: { binaries?: string[]; until?: string } } | undefined)?.learning;
+    const learning = activeLearning(vm, this.now());
     return {
       name,
       labels: vm.metadata.labels ?? {},
       postures: vm.spec?.defaultPosture ?? {},
       visibility: (vm.spec?.visibility ?? []) as VisibilityKind[],
-      ...(learning?.until ? { learning: { binaries: learning.binaries ?? [], until: Date.parse(learning.until) } } : {}),
+      ...(learning ? { learning } : {}),
     };
+  }
+
+  /** Recomputes the host's state when its learning ends (one timer per host, replaced on every change). */
+  private scheduleLearningEnd(host: string): void {
+    clearTimeout(this.learningTimers.get(host));
+    this.learningTimers.delete(host);
+    const vm = parse<KubeArmorVirtualMachine>(this.hosts.get(this.keys.object(VIRTUAL_MACHINE, host)));
+    const learning = vm ? activeLearning(vm, this.now()) : undefined;
+    if (!learning) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, learning.until - this.now()) + 1);
+    const timer = setTimeout(() => {
+      this.learningTimers.delete(host);
+      this.scheduleLearningEnd(host);
+      this.markDirty(host);
+    }, delay);
+    timer.unref();
+    this.learningTimers.set(host, timer);
   }
 
   /** The desired state of a host right now (undefined when the host object does not exist). */

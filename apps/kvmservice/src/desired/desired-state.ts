@@ -51,6 +51,10 @@ export interface RenderedForHost {
   problems: RenderProblemView[];
   /** Profile or SELinux type name → policy names, to attribute the kernel's records to policies. */
   attribution: Record<string, string[]>;
+  /** fromSource/learning profile or domain name → the binary it confines (records back to binaries). */
+  sources: Record<string, string>;
+  /** Profiles in complain mode / permissive domains (learning mode). */
+  learning: string[];
 }
 
 /** The LSM renderers, injected so that this computation stays pure and testable. */
@@ -77,6 +81,10 @@ export interface DesiredStateView {
   settings: { visibility: string[]; learningBinaries: string[]; learningUntil: number };
   problems: RenderProblemView[];
   attribution: Record<string, string[]>;
+  /** What alert attribution needs to evaluate an event the way this state enforces it. */
+  evaluation: { lsm: 'apparmor' | 'selinux'; postures: HostView['postures']; policies: NormalizedHostPolicy[]; sources: Record<string, string> };
+  /** Profiles in complain mode / permissive domains (learning mode). */
+  learning: string[];
   /** Identity of the content (not of the revision): equal hashes need no push. */
   hash: string;
 }
@@ -106,7 +114,9 @@ export function computeDesiredState(
   const cilium = [...ciliumPolicies].filter((p) => ciliumSelectsHost(p.object, host)).sort((a, b) => (a.object.metadata.name < b.object.metadata.name ? -1 : 1));
 
   // A host without an LSM still gets AppArmor profiles: its agent compiles them (dry run) and says so.
-  const rendered = facts.enforcer === 'selinux' ? renderers.selinux(selected.map((p) => p.normalized), host) : renderers.apparmor(selected.map((p) => p.normalized), host);
+  const lsm = facts.enforcer === 'selinux' ? 'selinux' : 'apparmor';
+  const normalized = selected.map((p) => p.normalized);
+  const rendered = lsm === 'selinux' ? renderers.selinux(normalized, host) : renderers.apparmor(normalized, host);
   const artifacts = [...rendered.artifacts];
   if (cilium.length > 0) {
     const content = `${cilium.map((p) => canonicalJson(p.object)).join('\n')}\n`;
@@ -137,5 +147,16 @@ export function computeDesiredState(
       policies: policies.map((p) => `${p.kind}/${p.name}`),
     }),
   );
-  return { revision, hostname: host.name, policies, artifacts, settings, problems: rendered.problems, attribution: rendered.attribution, hash };
+  return {
+    revision,
+    hostname: host.name,
+    policies,
+    artifacts,
+    settings,
+    problems: rendered.problems,
+    attribution: rendered.attribution,
+    evaluation: { lsm, postures: host.postures, policies: normalized, sources: rendered.sources },
+    learning: rendered.learning,
+    hash,
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * The LSM renderers behind the `Renderers` port, with a bounded cache keyed by what a render
- * depends on (the host, its postures, and each selected policy at its resourceVersion).
+ * depends on (the host, its postures, its learning binaries, and each selected policy at its
+ * resourceVersion).
  */
 import { createHash } from 'node:crypto';
 import { renderAppArmorProfiles } from '@kvmservice/apparmor';
@@ -10,18 +11,25 @@ import type { HostView, RenderedForHost, Renderers } from './desired-state.js';
 
 export const RENDERERS = Symbol('Renderers');
 
+/** The learning binaries while learning lasts (the caller drops `learning` once `until` has passed). */
+function learningOf(host: HostView): { learning: { binaries: readonly string[] } } | Record<string, never> {
+  return host.learning && host.learning.binaries.length > 0 ? { learning: { binaries: host.learning.binaries } } : {};
+}
+
 function renderAppArmor(policies: NormalizedHostPolicy[], host: HostView): RenderedForHost {
-  const r = renderAppArmorProfiles(policies, { name: host.name }, { postures: host.postures });
+  const r = renderAppArmorProfiles(policies, { name: host.name }, { postures: host.postures, ...learningOf(host) });
   return {
     artifacts: r.artifacts.map((a) => ({ name: a.name, lsm: 'apparmor', fileName: a.fileName, content: a.content, sha256: a.sha256, policies: a.policies.map((p) => p.name), relabelPaths: [] })),
     problems: r.unenforceable,
     attribution: r.profilePolicies,
+    sources: r.profileSources,
+    learning: r.complainProfiles,
   };
 }
 
 function renderSelinux(policies: NormalizedHostPolicy[], host: HostView): RenderedForHost {
-  const r = renderSelinuxModule(policies, { name: host.name }, { posture: host.postures });
-  if (r.module === '') return { artifacts: [], problems: r.problems, attribution: r.typePolicies };
+  const r = renderSelinuxModule(policies, { name: host.name }, { posture: host.postures, ...learningOf(host) });
+  if (r.module === '') return { artifacts: [], problems: r.problems, attribution: r.typePolicies, sources: r.domainSources, learning: r.permissiveDomains };
   return {
     artifacts: [
       {
@@ -36,6 +44,8 @@ function renderSelinux(policies: NormalizedHostPolicy[], host: HostView): Render
     ],
     problems: r.problems,
     attribution: r.typePolicies,
+    sources: r.domainSources,
+    learning: r.permissiveDomains,
   };
 }
 
@@ -49,7 +59,7 @@ export class RenderCache {
 
   static key(lsm: string, policies: NormalizedHostPolicy[], host: HostView): string {
     const h = createHash('sha256');
-    h.update(`${lsm}\0${host.name}\0${JSON.stringify(host.postures)}\0`);
+    h.update(`${lsm}\0${host.name}\0${JSON.stringify(host.postures)}\0${JSON.stringify(host.learning?.binaries ?? [])}\0`);
     for (const p of policies) h.update(`${p.name}\0${p.resourceVersion ?? JSON.stringify(p)}\0`);
     return h.digest('hex');
   }

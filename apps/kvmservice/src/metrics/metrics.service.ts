@@ -25,6 +25,15 @@ export class MetricsService {
   readonly eventsAcked = new Counter({ name: 'kvmservice_events_acked_total', help: 'Events acknowledged to agents', registers: [this.registry] });
   readonly eventsTrimmed = new Counter({ name: 'kvmservice_events_trimmed_total', help: 'Stored events deleted by retention (oldest first, beyond the per-host limit)', registers: [this.registry] });
   readonly agentEventsDropped = new Gauge({ name: 'kvmservice_agent_events_dropped', help: 'Events an agent dropped because its spool was full, as it reports', labelNames: ['host'], registers: [this.registry] });
+  readonly discoveryEvents = new Counter({ name: 'kvmservice_discovery_events_observed_total', help: 'Stored events observed into discovery models (this replica, while it leads discovery)', registers: [this.registry] });
+  readonly discoveryGaps = new Counter({
+    name: 'kvmservice_discovery_event_gaps_total',
+    help: 'Event sequence numbers missing when discovery read a host (dropped by the agent, or deleted by retention before discovery read them)',
+    registers: [this.registry],
+  });
+  readonly discoveryWrites = new Counter({ name: 'kvmservice_discovery_model_writes_total', help: 'Discovery model writes by result (ok, conflict: another writer was first, error: retried)', labelNames: ['result'], registers: [this.registry] });
+  readonly discoveryUnreadable = new Counter({ name: 'kvmservice_discovery_models_unreadable_total', help: 'Stored discovery models that could not be read and were replaced by new ones', registers: [this.registry] });
+  readonly discoveryLeader = new Gauge({ name: 'kvmservice_discovery_leader', help: '1 while this replica leads discovery', registers: [this.registry] });
   readonly grpcDuration = new Histogram({
     name: 'kvmservice_grpc_request_duration_seconds',
     help: 'Duration of unary gRPC calls',

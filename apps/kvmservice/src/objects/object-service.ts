@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  DISCOVERED_POLICY,
   findKind,
   labelSelectorMatches,
   parseLabelSelector,
@@ -18,9 +19,11 @@ import {
 } from '@kvmservice/resources';
 import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
 import { ApiError } from '../api-error.js';
+import { activatedBy, activationOf } from '../discovery/dsp-activation.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 
-export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+/** `deleted`: a policy a DiscoveredPolicy had put in force, removed because it became Inactive. */
+export type ApplyOutcome = 'created' | 'configured' | 'unchanged' | 'deleted';
 
 export interface ApplyResult {
   kind: ResourceKind;
@@ -39,23 +42,35 @@ export interface ObjectChange {
 /** Server-set metadata: never taken from input, kept across updates. */
 const SERVER_METADATA = ['uid', 'resourceVersion', 'generation', 'creationTimestamp'] as const;
 
-/** Splits writes into groups that fit one store commit (count and bytes). */
-function chunkWrites<T extends { stored: unknown }>(writes: T[]): T[][] {
+/**
+ * Splits writes into groups that fit one store commit (count and bytes). A unit (a
+ * DiscoveredPolicy and the policy it puts in force) is never split.
+ */
+function chunkWrites<T extends { stored?: unknown }>(units: T[][]): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
-  for (const w of writes) {
-    const size = Buffer.byteLength(JSON.stringify(w.stored));
-    if (current.length > 0 && (current.length >= MAX_COMMIT_OPERATIONS || bytes + size > MAX_COMMIT_VALUE_BYTES)) {
+  for (const unit of units) {
+    const size = unit.reduce((n, w) => n + (w.stored === undefined ? 0 : Buffer.byteLength(JSON.stringify(w.stored))), 0);
+    if (current.length > 0 && (current.length + unit.length > MAX_COMMIT_OPERATIONS || bytes + size > MAX_COMMIT_VALUE_BYTES)) {
       chunks.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(w);
+    current.push(...unit);
     bytes += size;
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
+}
+
+/** One write of an apply: an object as planned, or (stored undefined) the deletion of one. */
+interface PlannedWrite {
+  kind: ResourceKind;
+  name: string;
+  current: KeyValue | undefined;
+  stored: Json | undefined;
+  outcome: ApplyOutcome;
 }
 
 type Json = Record<string, unknown>;
@@ -173,27 +188,36 @@ export class ObjectService {
     }
     if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
 
-    const plans = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
-    if (options.dryRun) {
-      return plans.map((p) => ({ kind: p.kind, name: p.name, outcome: p.outcome, resourceVersion: p.current ? String(p.current.modRevision) : '' }));
-    }
-    const writes = plans.filter((p) => p.outcome !== 'unchanged');
+    const plans: PlannedWrite[] = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
+    // DiscoveredPolicies put their policy in force (or take it out) in the same commit.
+    const companions = await Promise.all(valid.map((v) => (v.kind.kind === DISCOVERED_POLICY.kind ? this.activationWrite(v.object, seen) : undefined)));
+    const results = (list: PlannedWrite[], written: Map<string, KeyValue>) =>
+      list.map((p) => ({
+        kind: p.kind,
+        name: p.name,
+        outcome: p.outcome,
+        resourceVersion: p.stored === undefined ? '' : String((written.get(`${p.kind.kind}/${p.name}`) ?? p.current)?.modRevision ?? ''),
+      }));
+    const extra = companions.filter((c): c is PlannedWrite => c !== undefined);
+    if (options.dryRun) return results([...plans, ...extra], new Map());
+    const units = plans.map((plan, i) => [plan, ...(companions[i] ? [companions[i]] : [])].filter((w) => w.outcome !== 'unchanged')).filter((u) => u.length > 0);
     const written = new Map<string, KeyValue>();
-    const committed: { plan: (typeof plans)[number]; kv: KeyValue }[] = [];
+    const committed: { plan: PlannedWrite; kv: KeyValue | undefined }[] = [];
     try {
       // One atomic commit per chunk (the store's limits: operations and bytes per commit). An apply
       // within one chunk is all or nothing; a larger one rolls back the chunks already committed.
-      for (const chunk of chunkWrites(writes)) {
+      for (const chunk of chunkWrites(units)) {
         const result = await this.store.commit(
           chunk.map((plan) => {
             const key = this.keys.object(plan.kind, plan.name);
+            if (plan.stored === undefined) return { type: 'delete' as const, key, expectRevision: plan.current!.modRevision };
             const value = JSON.stringify(plan.stored);
             return plan.current ? { type: 'update' as const, key, value, expectRevision: plan.current.modRevision } : { type: 'create' as const, key, value };
           }),
         );
         chunk.forEach((plan, i) => {
-          const kv = result.results[i] as KeyValue;
-          written.set(`${plan.kind.kind}/${plan.name}`, kv);
+          const kv = plan.stored === undefined ? undefined : (result.results[i] as KeyValue);
+          if (kv) written.set(`${plan.kind.kind}/${plan.name}`, kv);
           committed.push({ plan, kv });
         });
       }
@@ -201,20 +225,39 @@ export class ObjectService {
       await this.rollback(committed);
       throw toApiError(e);
     }
-    return plans.map((p) => ({
-      kind: p.kind,
-      name: p.name,
-      outcome: p.outcome,
-      resourceVersion: String((written.get(`${p.kind.kind}/${p.name}`) ?? p.current!).modRevision),
-    }));
+    return results([...plans, ...extra], written);
+  }
+
+  /**
+   * The write a DiscoveredPolicy's status asks for (dsp-activation.ts), or undefined. A policy of
+   * that name that the DiscoveredPolicy did not put in force is never overwritten or deleted.
+   */
+  private async activationWrite(dsp: Json, given: Set<string>): Promise<PlannedWrite | undefined> {
+    const activation = activationOf(dsp);
+    if (activation.action === 'none') return undefined;
+    const dspName = (dsp.metadata as Json).name as string;
+    const id = `${activation.kind.kind}/${activation.name}`;
+    if (given.has(id)) throw new ApiError('InvalidArgument', `${id}: given in this apply and also put in force by DiscoveredPolicy/${dspName}; apply one of them`);
+    const current = await this.store.get(this.keys.object(activation.kind, activation.name));
+    const owner = current ? activatedBy(parseStored(current)) : undefined;
+    if (activation.action === 'remove') {
+      return current && owner === dspName ? { kind: activation.kind, name: activation.name, current, stored: undefined, outcome: 'deleted' } : undefined;
+    }
+    if (current && owner !== dspName) {
+      throw new ApiError('Conflict', `DiscoveredPolicy/${dspName}: ${id} exists and was not put in force by this DiscoveredPolicy; delete or rename it, then apply again`);
+    }
+    const check = validateResource(activation.object);
+    if (!check.valid) throw new ApiError('InvalidArgument', check.errors.map((e) => `DiscoveredPolicy/${dspName}: spec.policy: ${formatFieldError(e)}`).join('\n'));
+    return this.plan(activation.kind, activation.object);
   }
 
   /** Undoes the committed chunks of a failed apply (best effort: a concurrent writer's later change wins). */
-  private async rollback(written: { plan: { kind: ResourceKind; name: string; current?: KeyValue }; kv: KeyValue }[]): Promise<void> {
+  private async rollback(written: { plan: PlannedWrite; kv: KeyValue | undefined }[]): Promise<void> {
     for (const { plan, kv } of written.reverse()) {
       const key = this.keys.object(plan.kind, plan.name);
       try {
-        if (plan.current) await this.store.update(key, plan.current.value, { expectRevision: kv.modRevision });
+        if (!kv) await this.store.create(key, plan.current!.value);
+        else if (plan.current) await this.store.update(key, plan.current.value, { expectRevision: kv.modRevision });
         else await this.store.delete(key, { expectRevision: kv.modRevision });
       } catch {
         // Someone else wrote the key since: theirs is newer than ours and stays.
@@ -222,7 +265,7 @@ export class ObjectService {
     }
   }
 
-  private async plan(kind: ResourceKind, input: Json) {
+  private async plan(kind: ResourceKind, input: Json): Promise<PlannedWrite & { stored: Json }> {
     const name = (input.metadata as Json).name as string;
     const current = await this.store.get(this.keys.object(kind, name));
     const wantedVersion = (input.metadata as Json).resourceVersion as string | undefined;

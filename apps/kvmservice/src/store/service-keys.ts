@@ -53,6 +53,16 @@ export class ServiceKeys {
     return `${this.prefix}/eventcursors/${host}`;
   }
 
+  /** A host's discovery model (libs/discovery serializeModel text), written by the discovery leader. */
+  discoveryModel(host = ''): string {
+    return `${this.prefix}/discovery/models/${host}`;
+  }
+
+  /** How far a host's discovery model has consumed its events (written in one commit with the model). */
+  discoveryCursor(host = ''): string {
+    return `${this.prefix}/discovery/cursors/${host}`;
+  }
+
   election(name: string): string {
     return `${this.prefix}/elections/${name}`;
   }
