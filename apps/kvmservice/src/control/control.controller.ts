@@ -4,7 +4,7 @@
  */
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { status as GrpcStatus, type Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type {
   ApplyRequest__Output,
   ApplyResponse,
@@ -41,7 +41,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../api-error.js';
 import { AuthService, type BootstrapToken } from '../auth/auth-service.js';
 import { DiscoverService } from '../discovery/discover.service.js';
-import { grpcStatusOf, rpcException } from '../grpc/rpc-errors.js';
+import { rpcException } from '../grpc/rpc-errors.js';
 import { InstallService } from '../install/install.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ObjectService } from '../objects/object-service.js';
@@ -212,8 +212,8 @@ export class ControlController {
       return EMPTY;
     } catch (e) {
       if (abort.signal.aborted) return EMPTY;
-      const { code, details } = grpcStatusOf(e, this.log);
-      return throwError(() => ({ code, details, message: details }));
+      // An RpcException: Nest turns any other error object into UNKNOWN "Internal server error".
+      return throwError(() => rpcException(e, this.log));
     }
   }
 
@@ -231,8 +231,7 @@ export class ControlController {
       return EMPTY;
     } catch (e) {
       if (abort.signal.aborted) return EMPTY;
-      const { code, details } = grpcStatusOf(e, this.log);
-      return throwError(() => ({ code: code ?? GrpcStatus.INTERNAL, details, message: details }));
+      return throwError(() => rpcException(e, this.log));
     }
   }
 

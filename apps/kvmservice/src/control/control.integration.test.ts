@@ -101,3 +101,26 @@ describe('Watch of hosts', () => {
     watch.cancel();
   });
 });
+
+describe('stream errors keep their status', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  const statusOf = (stream: { on(e: 'error', f: (e: { code: number }) => void): unknown; on(e: 'data', f: () => void): unknown }) =>
+    new Promise<number>((resolve) => {
+      stream.on('data', () => undefined);
+      stream.on('error', (e) => resolve(e.code));
+    });
+
+  it('Watch and StreamEvents refuse with UNAUTHENTICATED and INVALID_ARGUMENT, not UNKNOWN', async () => {
+    expect(await statusOf(svc.control('nope').watch({ kind: 'hsp', labelSelector: '', resourceVersion: '' }))).toBe(16);
+    expect(await statusOf(svc.control('nope').streamEvents({ follow: false, host: '', type: '', operation: '', source: '', resource: '', policy: '', since: 0, limit: 0 }))).toBe(16);
+    expect(await statusOf(svc.control().streamEvents({ follow: false, host: '', type: '', operation: '', source: '(', resource: '', policy: '', since: 0, limit: 0 }))).toBe(3);
+    expect(await statusOf(svc.control().watch({ kind: 'nosuchkind', labelSelector: '', resourceVersion: '' }))).toBe(5);
+  });
+});
