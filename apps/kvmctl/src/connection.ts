@@ -103,7 +103,10 @@ export function rpcErrorMessage(e: unknown, connection: Pick<ResolvedConnection,
   const details = (e.details || e.message).replace(/\s*\n\s*/g, '; ');
   switch (e.code) {
     case GrpcStatus.UNAVAILABLE:
-      return `cannot reach kvmservice at ${connection.address} (${connection.origin}): ${details}`;
+      // UNAVAILABLE is also what a running kvmservice answers when its store is down.
+      return /^store unavailable/.test(details)
+        ? `kvmservice at ${connection.address} cannot reach its store: ${details.replace(/^store unavailable:\s*/, '')}`
+        : `cannot reach kvmservice at ${connection.address} (${connection.origin}): ${details}`;
     case GrpcStatus.UNAUTHENTICATED:
       return `kvmservice at ${connection.address} refused the credentials (${connection.origin}): ${details}`;
     case GrpcStatus.DEADLINE_EXCEEDED:
