@@ -5,8 +5,7 @@
  * command run from the login shell, the console's audit records read by libs/auditlog and
  * attributed by the control plane's AttributionService. See docs/kernel-tests.md.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipprotoName } from '@kvmservice/auditlog';
 import { PINNED_FEATURES_FILE } from '@kvmservice/apparmor';
@@ -18,7 +17,7 @@ import type { ConsoleEvent } from './support/console-events.js';
 import { ensureDebianKernel, type DebianKernel } from './support/debian-kernel.js';
 import { featureLeaves, missingLeaves } from './support/feature-abi.js';
 import { printTable } from './support/table.js';
-import { commandOutcome, consoleTail, runResult, runVm, scratchDir, VM_TIMEOUT_MS, type VmRun } from './support/vm-run.js';
+import { commandOutcome, consoleTail, dropImage, runResult, runVm, scratchDir, VM_TIMEOUT_MS, type VmRun } from './support/vm-run.js';
 
 const APPEND = 'console=ttyS0 lsm=landlock,lockdown,yama,apparmor apparmor=1 panic=-1';
 
@@ -53,6 +52,12 @@ function recordMatches(check: Check, e: ConsoleEvent): boolean {
     return net?.family === probe.family && net.sockType === probe.type && net.protocol === ipprotoName(probe.protocol);
   }
   return true;
+}
+
+/** The profile a run printed from /proc/…/attr/current (`name (mode)`). */
+function attachedProfile(runId: string): string {
+  const run = runResult(vm, runId);
+  return run?.status === 0 ? run.stdout.trim().replace(/ \([a-z]+\)$/, '') : `error (exit ${run?.status}: ${run?.stderr.trim().slice(0, 80)})`;
 }
 
 /** Errno values a probe reports when the LSM refused the call (EACCES, EPERM). */
@@ -111,6 +116,13 @@ describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', 
       return [c.name, c.expected, String(o.observed), c.decidingRule, o.alertPolicy || '-', verdict];
     });
     printTable(['scenario', 'expected', 'observed', 'deciding rule', 'policy named by the alert', 'verdict'], rows);
+    printTable(
+      ['program', 'profile meant', 'profile observed', 'verdict'],
+      plan.attachments.map((a) => {
+        const seen = attachedProfile(a.runId);
+        return [a.name, a.expected, seen, seen === a.documented ? (a.documented === a.expected ? 'ok' : `DIFFERS (documented: ${a.why})`) : 'FAIL'];
+      }),
+    );
     // Denials of the commands' processes that no check is about (counted once per record).
     const own = new Set([...observations.values()].flatMap((o) => o.records.map((r) => r.line)));
     const incidental = new Set([...observations.values()].flatMap((o) => o.incidental.map((r) => r.line)).filter((l) => !own.has(l))).size;
@@ -123,17 +135,21 @@ describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', 
       const enforced = mine.filter((c) => observations.get(c)!.observed === c.expected);
       return `${section} ${ok.length}/${mine.length}${section === 'network' || section === 'capability' ? ` (enforced as asked ${enforced.length}/${mine.length})` : ''}`;
     };
-    const failing = plan.checks.filter((c) => {
-      const o = observations.get(c)!;
-      return o.observed !== c.documented || o.problems.length > 0;
-    }).length;
+    const attached = plan.attachments.filter((a) => attachedProfile(a.runId) === a.documented).length;
+    const failing =
+      plan.checks.filter((c) => {
+        const o = observations.get(c)!;
+        return o.observed !== c.documented || o.problems.length > 0;
+      }).length +
+      plan.attachments.length -
+      attached;
     process.stdout.write(
-      `kernel-tier apparmor: ${failing === 0 ? 'PASS' : 'FAIL'} ${plan.checks.length - failing}/${plan.checks.length} checks — ${(['scenario', 'posture', 'r7', 'network', 'capability'] as const).map(count).join(', ')}; ` +
+      `kernel-tier apparmor: ${failing === 0 ? 'PASS' : 'FAIL'} ${plan.checks.length + plan.attachments.length - failing}/${plan.checks.length + plan.attachments.length} checks — ${(['scenario', 'posture', 'r7', 'network', 'capability'] as const).map(count).join(', ')}, attachment ${attached}/${plan.attachments.length}; ` +
         `${incidental} other denials of the same processes; kernel ${kernel.packageName} ${kernel.version}; boot to /init ${vm.bootToInitS}s, driver done at ${vm.endUptime}s (guest clock); ` +
         `VM wall ${(vm.boot.wallMs / 1000).toFixed(1)}s, initramfs ${(timings.initramfsMs! / 1000).toFixed(1)}s, kernel fetch ${(timings.kernelFetchMs! / 1000).toFixed(1)}s, total ${(timings.totalMs! / 1000).toFixed(1)}s; ` +
         `console ${vm.boot.console.length} lines, ${vm.console.auditLines.length} LSM records; logs in ${workDir}\n`,
     );
-    if (failing === 0 && !process.env.KVMSERVICE_KERNEL_KEEP) rmSync(join(workDir, 'root'), { recursive: true, force: true });
+    if (failing === 0) dropImage(workDir);
   });
 
   it('boots the kernel with AppArmor enabled and runs the whole plan', () => {
@@ -179,6 +195,10 @@ describe('AppArmor in a real kernel (Debian linux-image-amd64 under qemu TCG)', 
     if (a.filesUnchanged) expect(applied.files).toEqual(a.filesUnchanged);
     if (a.messageIncludes) expect(applied.report!.results.map((x) => x.message).join('\n')).toContain(a.messageIncludes);
     if (a.removed) expect(applied.report!.removed.filter((x) => x.status === 'removed').map((x) => x.fileName).sort()).toEqual(a.removed);
+  });
+
+  it.each(plan.attachments.map((a) => ({ a, title: `${a.name} runs under ${a.documented}` })))('$title', ({ a }) => {
+    expect(attachedProfile(a.runId)).toBe(a.documented);
   });
 
   it.each(plan.checks.map((c) => ({ c, title: `${c.name}: ${c.command} → ${c.documented}` })))('$title', ({ c }) => {

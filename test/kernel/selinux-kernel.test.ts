@@ -6,8 +6,6 @@
  * console are read by libs/auditlog and attributed by the control plane's AttributionService with
  * the renderer's typePolicies. See docs/kernel-tests.md.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SelinuxLoadResult } from './guest/plan.js';
 import { alertPolicy } from './support/alerts.js';
@@ -17,7 +15,7 @@ import { ensureDebianKernel, type DebianKernel } from './support/debian-kernel.j
 import { buildSelinuxInitramfs, buildSelinuxPolicies, type BuiltPolicies } from './support/selinux-image.js';
 import { LOGIN_CONTEXT, planSelinuxRun, type SelinuxCheck } from './support/selinux-plan.js';
 import { printTable } from './support/table.js';
-import { commandOutcome, consoleTail, runResult, runVm, scratchDir, VM_TIMEOUT_MS, type VmRun } from './support/vm-run.js';
+import { commandOutcome, consoleTail, dropImage, runResult, runVm, scratchDir, VM_TIMEOUT_MS, type VmRun } from './support/vm-run.js';
 
 const APPEND = 'console=ttyS0 lsm=landlock,lockdown,yama,selinux panic=-1';
 
@@ -106,7 +104,7 @@ describe('SELinux in a real kernel (Debian linux-image-amd64 under qemu TCG, Deb
         `VM wall ${(vm.boot.wallMs / 1000).toFixed(1)}s, initramfs ${(timings.initramfsMs! / 1000).toFixed(1)}s, total ${(timings.totalMs! / 1000).toFixed(1)}s; ` +
         `console ${vm.boot.console.length} lines, ${vm.console.auditLines.length} LSM records; logs in ${workDir}\n`,
     );
-    if (failing === 0 && !process.env.KVMSERVICE_KERNEL_KEEP) rmSync(join(workDir, 'root'), { recursive: true, force: true });
+    if (failing === 0) dropImage(workDir);
   });
 
   it('boots the kernel with SELinux, enforcing, the driver in the login domain, and runs the whole plan', () => {

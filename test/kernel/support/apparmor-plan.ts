@@ -15,7 +15,7 @@
  *    the previous profile must stay loaded and keep blocking.
  */
 import { createHash } from 'node:crypto';
-import { renderAppArmorProfiles, type AppArmorArtifact, type ApplicableArtifact } from '@kvmservice/apparmor';
+import { DISPATCHER_PROFILE, renderAppArmorProfiles, type AppArmorArtifact, type ApplicableArtifact } from '@kvmservice/apparmor';
 import { checkDocuments, hostLabels, hostSelectorMatches, normalizeHostPolicy, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
 import type { GuestStep } from '../guest/plan.js';
 import { DECIDING_RULES, hostScenarios, type HostScenario } from './host-scenarios.js';
@@ -75,7 +75,23 @@ export interface ApplyExpectation {
  */
 export type PlannedStep = GuestStep | { kind: 'compile-and-replay'; id: string; artifacts: ApplicableArtifact[] };
 
+/**
+ * Which profile a fromSource binary runs under: started by an unconfined process (docs/apparmor.md
+ * "Improvements" 1: the profile attaches to the binary's own path) and started from the login
+ * shell (the dispatcher's hand-over).
+ */
+export interface AttachmentCheck {
+  name: string;
+  runId: string;
+  /** The profile the renderer means the program to run under. */
+  expected: string;
+  /** What this kernel is documented to do (docs/kernel-tests.md, "Attachment"). */
+  documented: string;
+  why?: string;
+}
+
 export interface AppArmorPlan {
+  attachments: AttachmentCheck[];
   steps: PlannedStep[];
   checks: Check[];
   applies: ApplyExpectation[];
@@ -168,6 +184,7 @@ function commandPrograms(cmd: string): string[] {
 
 export function planAppArmorRun(): AppArmorPlan {
   const steps: PlannedStep[] = [];
+  const attachments: AttachmentCheck[] = [];
   const checks: Check[] = [];
   const applies: ApplyExpectation[] = [];
   const programs = new Set<string>(['bash']);
@@ -286,6 +303,28 @@ ${body}`);
     const applyId = id(`apply-${s.test}-${posture}`);
     steps.push({ kind: 'compile-and-replay', id: applyId, artifacts: render.artifacts });
     applies.push({ id: applyId, ok: true, loaded: render.artifacts.map((a) => a.name).sort(), label: `${s.test} (file posture ${posture})` });
+    if (posture === 'audit') {
+      for (const a of render.artifacts.filter((x) => x.name !== DISPATCHER_PROFILE)) {
+        const source = /^profile \S+ "([^"]+)"/m.exec(a.content)?.[1];
+        // Debian's merged /usr: only the /usr path exists (a /bin/… profile never attaches).
+        if (!source?.startsWith('/usr/')) continue;
+        const shell = source.endsWith('sh');
+        const showProfile = shell ? `read l < /proc/$$/attr/current; echo "$l"` : `${source} -n 1 /proc/self/attr/current`;
+        const direct = id(`attach-${s.test}-${a.name}-unconfined`);
+        steps.push({ kind: 'run', id: direct, argv: shell ? [source, '-c', showProfile] : [source, '-n', '1', '/proc/self/attr/current'] });
+        attachments.push({
+          name: `${s.test}: ${source} started by an unconfined process`,
+          runId: direct,
+          expected: a.name,
+          // The dispatcher's glob /{usr/,}bin/*sh also matches a shell; this kernel prefers it.
+          documented: shell ? DISPATCHER_PROFILE : a.name,
+          ...(shell ? { why: 'the kernel attaches the dispatcher (glob /{usr/,}bin/*sh) rather than the exact path' } : {}),
+        });
+        const fromShell = id(`attach-${s.test}-${a.name}-shell`);
+        steps.push({ kind: 'run', id: fromShell, argv: ['/usr/bin/bash', '-c', shell ? `${source} -c '${showProfile}'` : showProfile] });
+        attachments.push({ name: `${s.test}: ${source} started from the login shell`, runId: fromShell, expected: a.name, documented: a.name });
+      }
+    }
     for (const c of s.commands) {
       for (const p of commandPrograms(c.cmd)) programs.add(p);
       const table = DECIDING_RULES[s.key]?.[c.name];
@@ -396,6 +435,7 @@ ${body}`);
 
   return {
     steps,
+    attachments,
     checks,
     applies,
     programs: [...programs].sort(),

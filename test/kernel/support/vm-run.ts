@@ -2,7 +2,7 @@
  * One kernel-tier VM run: boot, collect the driver's results by step id, read the console into
  * events. Shared by the AppArmor and SELinux tests.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../support/conformance.js';
 import type { EnvResult, GuestResult, RunResult } from '../guest/plan.js';
@@ -23,11 +23,21 @@ export interface VmRun {
   bootToInitS: number;
 }
 
-/** A fresh scratch directory under the git-ignored tmp/ (kept for inspection). */
+/**
+ * A fresh scratch directory under the git-ignored tmp/ (kept for inspection until the next run of
+ * the same test; earlier ones are removed so images do not pile up).
+ */
 export function scratchDir(name: string): string {
   const base = join(repoRoot, 'tmp', 'kernel-tests');
   mkdirSync(base, { recursive: true });
+  for (const old of readdirSync(base)) if (old.startsWith(`${name}-`)) rmSync(join(base, old), { recursive: true, force: true });
   return mkdtempSync(join(base, `${name}-`));
+}
+
+/** After a passing run: drop the image and its tree, keep the console, results and plan. */
+export function dropImage(workDir: string): void {
+  if (process.env.KVMSERVICE_KERNEL_KEEP) return;
+  for (const entry of ['root', 'initrd.cpio']) rmSync(join(workDir, entry), { recursive: true, force: true });
 }
 
 export async function runVm(kernel: DebianKernel, initrd: string, append: string, workDir: string, hostName: string): Promise<VmRun> {
