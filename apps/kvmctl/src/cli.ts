@@ -4,6 +4,7 @@ import { registerCompletion } from './commands/completion.js';
 import { registerConfig } from './commands/config.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
+import { registerDiscover } from './commands/discover.js';
 import { registerGet } from './commands/get.js';
 import { registerLabel } from './commands/label.js';
 import { registerLogs } from './commands/logs.js';
@@ -28,6 +29,7 @@ Examples:
   kvmctl logs -f --type alert                   # alerts as they happen
   kvmctl snapshot save /backup/kvm.snap         # online backup of the store
   kvmctl render -f policy.yaml --lsm selinux    # offline: the LSM policy a host would get
+  kvmctl discover --host web-1                  # policies from what web-1 did (--apply: in force)
 
 Configuration (kubeconfig-like contexts), first found: --config FILE, $KVMCTL_CONFIG,
 ~/.kvmctl/config, ./data/kvmctl.yaml (written by kvmservice on first start).
@@ -64,6 +66,7 @@ export function buildProgram(io: CliIo): Command {
   registerValidate(program, io);
   registerRender(program, io);
   registerParseLog(program, io);
+  registerDiscover(program, io);
   registerCompletion(program, io);
   const configure = (command: Command) => {
     for (const sub of command.commands) {

@@ -5,7 +5,7 @@
 export * from './render-types.js';
 export * from './render.js';
 export * from './postures.js';
-export { DISPATCHER_PROFILE, DISPATCHER_ATTACHMENT } from './render-names.js';
+export { DISPATCHER_PROFILE, DISPATCHER_ATTACHMENT, sourceProfileNames } from './render-names.js';
 export * from './features.js';
 export * from './loader.js';
 export * from './loader-detect.js';

@@ -24,6 +24,11 @@ const OUTCOME: Record<ApplyOutcome__Output, string> = {
   APPLY_OUTCOME_DELETED: 'deleted',
 };
 
+/** How kubectl words an apply outcome (`created`, `configured`, …). */
+export function applyOutcomeText(outcome: ApplyOutcome__Output): string {
+  return OUTCOME[outcome] ?? 'applied';
+}
+
 export interface ValidObject {
   location: string;
   kind: ResourceKind;

@@ -14,7 +14,7 @@ const complete = async (words: string[], env: Record<string, string> = {}) => {
 describe('kvmctl __complete (what the bash and zsh scripts ask)', () => {
   it('commands, subcommands and flags from the command tree', async () => {
     expect(await complete([''])).toEqual(
-      ['apply', 'completion', 'config', 'delete', 'describe', 'get', 'label', 'logs', 'parse-log', 'render', 'token', 'validate', 'vm'].sort(),
+      ['apply', 'completion', 'config', 'delete', 'describe', 'discover', 'get', 'label', 'logs', 'parse-log', 'render', 'snapshot', 'token', 'validate', 'vm'].sort(),
     );
     expect(await complete(['de'])).toEqual(['delete', 'describe']);
     expect(await complete(['vm', ''])).toEqual(['add', 'delete', 'getscript', 'list', 'revoke']);
