@@ -1,6 +1,6 @@
 /**
- * The discovery consumer on a real SQLite store, fed through TelemetryService.ingest as agents feed
- * it: a new leader resumes exactly where the stored model ends (no event observed twice, none
+ * The discovery consumer on a real SQLite store and a real etcd, fed through TelemetryService.ingest
+ * as agents feed it: a new leader resumes exactly where the stored model ends (no event observed twice, none
  * skipped), two writers at once converge, a stale writer is refused, gaps and unreadable models
  * are counted.
  */
@@ -19,6 +19,7 @@ import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { DiscoveryConsumer, type ConsumerOptions } from './discovery-consumer.js';
 import { DiscoveryModels } from './host-models.js';
 import { resolverOf } from './source-resolvers.js';
+import { startEtcd, type EtcdCluster } from '../../../../test/support/etcd.js';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 const SOURCES = { kubearmor_usrbincurl: '/usr/bin/curl' };
@@ -47,8 +48,9 @@ function reference(host: string, seqs: number[]): string {
 }
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-describe('DiscoveryConsumer', () => {
+describe.each(['sqlite', 'etcd'] as const)('DiscoveryConsumer on %s', (backend) => {
   let dir: string;
+  let etcd: EtcdCluster | undefined;
   let store: Store;
   let keys: ServiceKeys;
   let telemetry: TelemetryService;
@@ -57,17 +59,19 @@ describe('DiscoveryConsumer', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'discovery-consumer-'));
-    store = await openStore(`sqlite:${join(dir, 'store.db')}`);
+    if (backend === 'etcd') etcd = await startEtcd();
+    store = await openStore(etcd ? etcd.storeUrl : `sqlite:${join(dir, 'store.db')}`);
     keys = new ServiceKeys('/kvmservice');
     telemetry = new TelemetryService(store, keys, new MetricsService(), new AttributionService());
     models = new DiscoveryModels(store, keys, (k, v) => telemetry.parseBatch(k, v));
-  });
+  }, 30_000);
   afterAll(async () => {
     for (const r of running) r.abort.abort();
     await Promise.all(running.map((r) => r.done.catch(() => undefined)));
     await store?.close();
+    await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   const ingest = async (host: string, from: number, to: number, perBatch = 7) => {
     for (let first = from; first <= to; first += perBatch) {
