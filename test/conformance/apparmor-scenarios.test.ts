@@ -166,10 +166,14 @@ function read(profiles: Map<string, Profile>, from: string, path: string): Outco
   return { allowed: false, decision: { profile: from, line: '(posture)' }, profile: from };
 }
 
-/** Where an unconfined exec of `path` lands: exact attachments win over globs. */
+/**
+ * Where an exec of `path` lands by attachment. As Debian's 6.1 kernel does it (test/kernel, "Attachment
+ * of shells"): when the dispatcher's glob matches, the dispatcher wins even over an exact
+ * attachment; otherwise the exact attachment.
+ */
 function attach(profiles: Map<string, Profile>, path: string): string | undefined {
   const candidates = [...profiles.values()].filter((p) => p.attachment.test(path));
-  return (candidates.find((p) => p.exactAttachment) ?? candidates[0])?.name;
+  return (candidates.find((p) => p.name === 'kubearmor.host') ?? candidates.find((p) => p.exactAttachment) ?? candidates[0])?.name;
 }
 
 /** Runs a scenario command: binaries resolve to /usr/bin (Debian's merged /usr). */

@@ -11,7 +11,7 @@
  * exact path gets exactly one transition (alternations are multiplied out), and every wildcard exec
  * rule is `ix`, the mode of the globs in `file,` and abstractions/base.
  */
-import { DISPATCHER_ATTACHMENT, DISPATCHER_PROFILE } from './render-names.js';
+import { DISPATCHER_ATTACHMENT, DISPATCHER_PROFILE, dispatcherAttaches } from './render-names.js';
 import type { ProfileModel, ProfileSet } from './render-profiles.js';
 import type { Origin, PathRule, RenderRule } from './render-rules.js';
 import { commentText, expandAlternations, literalAare, quoted } from './render-text.js';
@@ -19,6 +19,17 @@ import type { PolicyRef, Postures, UnenforceableRule } from './render-types.js';
 
 const FLAGS = 'flags=(attach_disconnected,mediate_deleted)';
 const COMPLAIN_FLAGS = 'flags=(attach_disconnected,mediate_deleted,complain)';
+/**
+ * How a profile hands a source binary over to its own profile. By attachment (`px`) where it can:
+ * each named target (`px -> <name>`) takes a slot of the profile's exec-transition table, which
+ * apparmor_parser limits (13 named sources no longer compile), and the source profile attaches to
+ * exactly its binary's path. But a shell the dispatcher's attachment glob also matches must be
+ * named: by attachment the kernel picks `kubearmor.host` for it (seen in the kernel tier).
+ */
+function handOver(text: string, name: string): string {
+  return dispatcherAttaches(text) ? `px -> ${name}` : 'px';
+}
+
 /** Upstream marks host profiles privileged: policies never speak of these, so they stay open. */
 const PRIVILEGED = ['mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,'];
 const POST = '/lib/x86_64-linux-gnu/{*,**} rm,';
@@ -235,7 +246,7 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
     const mode = !dispatcher && entry.literal && entry.allow ? `px -> ${DISPATCHER_PROFILE}` : 'ix';
     exec.add(`${entry.audit ? 'audit ' : ''}${entry.everyone ? '' : 'owner '}"${text}" ${mode},`, entry.origins);
   }
-  for (const text of sourceByAare.keys()) {
+  for (const [text, name] of sourceByAare) {
     if (text === selfAare) continue;
     const line = sourceLines.get(text);
     // The dispatcher always hands sources over (upstream); a fromSource profile does so where it
@@ -244,10 +255,7 @@ export function emitProfile(profile: ProfileModel, ctx: EmitContext): { content:
     // program under a null learning profile instead of its own.
     if (!dispatcher && !b.file && !line && !profile.learning) continue;
     const owner = !dispatcher && !b.file && line && !line.everyone ? 'owner ' : '';
-    // `px` by attachment, not `px -> <name>`: each named target takes a slot of the profile's
-    // exec-transition table, which apparmor_parser limits (13 named sources no longer compile);
-    // the source profile attaches to exactly this path, so the kernel finds it all the same.
-    transitions.add(`${line?.audit ? 'audit ' : ''}${owner}"${text}" px,`, line?.origins ?? []);
+    transitions.add(`${line?.audit ? 'audit ' : ''}${owner}"${text}" ${handOver(text, name)},`, line?.origins ?? []);
   }
 
   const out: string[] = [...header(profile, ctx), ''];

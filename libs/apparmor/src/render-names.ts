@@ -10,6 +10,11 @@ export const DISPATCHER_PROFILE = 'kubearmor.host';
 /** Upstream's dispatcher attachment: shells, whose children inherit the profile. */
 export const DISPATCHER_ATTACHMENT = '/{usr/,}bin/*sh';
 
+/** Whether the dispatcher's attachment (`DISPATCHER_ATTACHMENT`) matches a literal path. */
+export function dispatcherAttaches(path: string): boolean {
+  return /^\/(usr\/)?bin\/[^/]*sh$/.test(path);
+}
+
 function cleaned(source: string): string {
   return source.replace(/[^A-Za-z0-9]/g, '');
 }
