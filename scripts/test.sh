@@ -19,3 +19,6 @@ npx tsc -p tsconfig.test.json
 
 echo "== tests"
 npx vitest run
+
+echo "== kernel tier (AppArmor and SELinux in a qemu VM)"
+npm run test:kernel
