@@ -16,45 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDocuments, checkDocuments, hostLabels, hostSelectorMatches, normalizeHostPolicy, type KubeArmorHostPolicy } from '@kvmservice/resources';
 import { renderAppArmorProfiles, type AppArmorArtifact } from '@kvmservice/apparmor';
 import { conformanceDir, readConformanceFile } from '../support/conformance.js';
-
-interface Decision {
-  profile: string;
-  line: string;
-}
-
-/** Per scenario test, per command: the rendered rule that decides it (without its comment). */
-const DECIDING_RULES: Record<string, Record<string, Decision>> = {
-  test_01: { cmd1: { profile: 'kubearmor.host', line: 'audit deny "/usr/bin/diff" x,' } },
-  test_02: {
-    cmd1: { profile: 'kubearmor.host', line: 'audit "/etc/passwd" klmrw,' },
-    cmd2: { profile: 'kubearmor.host', line: 'audit "/etc/passwd" klmrw,' },
-  },
-  test_03: { cmd1: { profile: 'kubearmor.host', line: 'audit deny "/etc/hostname" klmrw,' } },
-  test_04: {
-    cmd1: { profile: 'kubearmor_usrbinbash', line: 'audit deny "/usr/bin/date" x,' },
-    cmd2: { profile: 'kubearmor_usrbinbash', line: 'file,' },
-  },
-  test_05: {
-    cmd1: { profile: 'kubearmor_usrbinbash', line: '"/usr/bin/date" px -> kubearmor.host,' },
-    cmd2: { profile: 'kubearmor_usrbinbash', line: 'file,' },
-  },
-  test_06: {
-    cmd1: { profile: 'kubearmor_usrbinhead', line: 'audit deny "/etc/hostname" klmrw,' },
-    cmd2: { profile: 'kubearmor_usrbinhead', line: 'file,' },
-  },
-  test_07: {
-    cmd1: { profile: 'kubearmor_usrbinhead', line: '"/etc/hostname" klmrw,' },
-    cmd2: { profile: 'kubearmor_usrbinhead', line: 'file,' },
-  },
-  test_08: {
-    cmd1: { profile: 'kubearmor_usrbinhead', line: '"/etc/default/{,**}" klmrw,' },
-    cmd2: { profile: 'kubearmor_usrbinhead', line: 'file,' },
-  },
-  test_09: {
-    cmd1: { profile: 'kubearmor_usrbinhead', line: 'audit deny "/etc/default/{,*}" klmrw,' },
-    cmd2: { profile: 'kubearmor_usrbinhead', line: 'file,' },
-  },
-};
+import { DECIDING_RULES, type Decision } from '../support/host-scenarios.js';
 
 // --- A tiny evaluator of the profiles our renderer writes --------------------------------------
 

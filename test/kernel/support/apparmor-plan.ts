@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { DISPATCHER_PROFILE, renderAppArmorProfiles, type AppArmorArtifact, type ApplicableArtifact } from '@kvmservice/apparmor';
 import { checkDocuments, hostLabels, hostSelectorMatches, normalizeHostPolicy, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
 import type { GuestStep } from '../guest/plan.js';
-import { DECIDING_RULES, hostScenarios, type HostScenario } from './host-scenarios.js';
+import { DECIDING_RULES, hostScenarios, type HostScenario } from '../../support/host-scenarios.js';
 
 export type Outcome = 'blocked' | 'allowed' | 'audited';
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { lookupFileContext, lookupOrder, parseFileContexts, renderSelinuxModule, type FileContextSpec } from '@kvmservice/selinux';
 import type { GuestStep } from '../guest/plan.js';
 import type { Outcome } from './apparmor-plan.js';
-import { hostScenarios, type HostScenario } from './host-scenarios.js';
+import { hostScenarios, type HostScenario } from '../../support/host-scenarios.js';
 
 export type RenderedModule = ReturnType<typeof renderSelinuxModule>;
 

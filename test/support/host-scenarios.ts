@@ -3,13 +3,12 @@
  * kubearmor): the policy, and per command its source host, command line, expected result and
  * operation/condition/action; plus, per command, the rendered rule that decides it.
  *
- * DECIDING_RULES is the table of test/conformance/apparmor-scenarios.test.ts (where an evaluator
- * of the rendered profiles checks it); the kernel tier checks the same table against the kernel.
- * It is kept here verbatim until that test imports it from a shared module (see docs/kernel-tests.md).
+ * DECIDING_RULES is checked on the host by test/conformance/apparmor-scenarios.test.ts (an evaluator
+ * of the rendered profiles) and against the kernel by test/kernel.
  */
 import { readdirSync } from 'node:fs';
 import { checkDocuments, normalizeHostPolicy, parseDocuments, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
-import { conformanceDir, readConformanceFile } from '../../support/conformance.js';
+import { conformanceDir, readConformanceFile } from './conformance.js';
 
 export interface Decision {
   profile: string;
