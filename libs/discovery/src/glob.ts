@@ -105,20 +105,31 @@ function passes(test: CharTest, code: number): boolean {
   }
 }
 
-/** A compiled glob: its states (0 = accept) and its start state. */
+/**
+ * A compiled glob: its states (0 = accept), and for each state the character and accept states
+ * reachable from it through forks (its epsilon closure, computed once). `prefix` is the literal
+ * text every match starts with, checked first (most paths are rejected there). The step buffers
+ * are kept with the automaton: matching is synchronous, so one set serves every call.
+ */
 interface Nfa {
   states: State[];
+  closures: Int32Array[];
   start: number;
+  prefix: string;
   /** The pattern is plain text: compare strings. */
   literal?: string;
+  mark: Int32Array;
+  stamp: number;
+  current: Int32Array;
+  next: Int32Array;
 }
 
 function compile(glob: string): Nfa {
   const nodes = parse(glob);
-  if (nodes.every((n) => n.kind === 'char' && n.test.kind === 'literal')) {
-    let literal = '';
-    for (const n of nodes) literal += String.fromCharCode((n as { test: { code: number } }).test.code);
-    return { states: [], start: 0, literal };
+  let prefix = '';
+  for (const n of nodes) {
+    if (n.kind !== 'char' || n.test.kind !== 'literal') break;
+    prefix += String.fromCharCode(n.test.code);
   }
   const states: State[] = [{ kind: 'accept' }];
   const add = (s: State): number => states.push(s) - 1;
@@ -141,43 +152,78 @@ function compile(glob: string): Nfa {
     }
     return at;
   };
-  const start = build(nodes, 0);
-  return { states, start };
+  // The literal prefix is checked as text; the automaton starts after it.
+  let prefixNodes = 0;
+  while (prefixNodes < nodes.length && nodes[prefixNodes]!.kind === 'char' && (nodes[prefixNodes] as { test: CharTest }).test.kind === 'literal') prefixNodes++;
+  const start = build(nodes.slice(prefixNodes), 0);
+  const closures = states.map((_, s) => {
+    const out: number[] = [];
+    const seen = new Set<number>();
+    const stack = [s];
+    while (stack.length > 0) {
+      const t = stack.pop()!;
+      if (seen.has(t)) continue;
+      seen.add(t);
+      const state = states[t]!;
+      if (state.kind === 'fork') for (let k = state.next.length - 1; k >= 0; k--) stack.push(state.next[k]!);
+      else out.push(t);
+    }
+    return Int32Array.from(out);
+  });
+  const size = states.length;
+  return {
+    states,
+    closures,
+    start,
+    prefix,
+    ...(prefix.length === nodes.length ? { literal: prefix } : {}),
+    mark: new Int32Array(size),
+    stamp: 0,
+    current: new Int32Array(size),
+    next: new Int32Array(size),
+  };
 }
 
 /**
- * Runs the NFA over `path`, one code unit at a time, keeping the set of live states (each state at
- * most once per step, marked with the step number).
+ * Runs the NFA over `path`, one code unit at a time, keeping the set of live states (each at most
+ * once per step: marked with the step's stamp).
  */
 function run(nfa: Nfa, path: string): boolean {
-  const { states } = nfa;
-  const mark = new Int32Array(states.length).fill(-1);
-  let current: number[] = [];
-  let next: number[] = [];
-  const stack: number[] = [];
-  // Adds `s` and everything reachable from it by forks to `into` (character and accept states only).
-  const close = (s: number, into: number[], step: number) => {
-    stack.push(s);
-    while (stack.length > 0) {
-      const t = stack.pop()!;
-      if (mark[t] === step) continue;
-      mark[t] = step;
-      const state = states[t]!;
-      if (state.kind === 'fork') for (let k = state.next.length - 1; k >= 0; k--) stack.push(state.next[k]!);
-      else into.push(t);
-    }
-  };
-  close(nfa.start, current, 0);
-  for (let pos = 0; pos < path.length && current.length > 0; pos++) {
+  if (!path.startsWith(nfa.prefix)) return false;
+  const { states, closures, mark } = nfa;
+  let current = nfa.current;
+  let next = nfa.next;
+  if (nfa.stamp > 0x3fffffff - path.length - 2) {
+    mark.fill(0);
+    nfa.stamp = 0;
+  }
+  let stamp = ++nfa.stamp;
+  let count = 0;
+  const first = closures[nfa.start]!;
+  for (let j = 0; j < first.length; j++) {
+    mark[first[j]!] = stamp;
+    current[count++] = first[j]!;
+  }
+  for (let pos = nfa.prefix.length; pos < path.length && count > 0; pos++) {
     const code = path.charCodeAt(pos);
-    next.length = 0;
-    for (const s of current) {
-      const state = states[s]!;
-      if (state.kind === 'char' && passes(state.test, code)) close(state.next, next, pos + 1);
+    stamp = ++nfa.stamp;
+    let nextCount = 0;
+    for (let i = 0; i < count; i++) {
+      const state = states[current[i]!]!;
+      if (state.kind !== 'char' || !passes(state.test, code)) continue;
+      const closure = closures[state.next]!;
+      for (let j = 0; j < closure.length; j++) {
+        const t = closure[j]!;
+        if (mark[t] === stamp) continue;
+        mark[t] = stamp;
+        next[nextCount++] = t;
+      }
     }
     [current, next] = [next, current];
+    count = nextCount;
   }
-  return current.includes(0);
+  for (let i = 0; i < count; i++) if (current[i] === 0) return true;
+  return false;
 }
 
 const cache = new Map<string, Nfa>();
