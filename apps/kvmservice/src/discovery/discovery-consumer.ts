@@ -150,6 +150,8 @@ export class DiscoveryConsumer {
     const watch = await this.deps.store.watch(this.deps.keys.events(), { fromRevision });
     const close = () => void watch.close();
     signal.addEventListener('abort', close, { once: true });
+    // Aborted while the watch was being set up: the listener above will never fire.
+    if (signal.aborted) close();
     try {
       for await (const event of watch) {
         if (signal.aborted) return;

@@ -83,6 +83,7 @@ export class DiscoveryLeaderService implements OnApplicationBootstrap, OnModuleD
         const stop = () => term.abort();
         leadership.lost.addEventListener('abort', stop, { once: true });
         this.abort.signal.addEventListener('abort', stop, { once: true });
+        if (leadership.lost.aborted || this.abort.signal.aborted) stop();
         try {
           // On shutdown (still leading), what was observed is written before handing over.
           await this.consumer.lead(term.signal, { flushOnExit: () => this.abort.signal.aborted && !leadership.lost.aborted });
@@ -113,6 +114,7 @@ export class DiscoveryLeaderService implements OnApplicationBootstrap, OnModuleD
         resolve();
       }
       signal.addEventListener('abort', done, { once: true });
+      if (signal.aborted) done();
     });
   }
 }
