@@ -106,7 +106,9 @@ async function assemble(config: AgentConfig, log: Logger, stateDir: StateDir, un
     });
     if (rules) results.push(rules);
     if (desired.learningBinaries.length > 0 && desired.learningUntil > Date.now()) {
-      log.warn('learning mode is not implemented by this agent: the binaries keep their enforced profiles', { binaries: desired.learningBinaries });
+      // The control plane renders learning into the artifacts (complain-mode profiles, permissive
+      // domains); the agent applies them like any other.
+      log.info('learning mode: the artifacts run these binaries unenforced, recording what they do', { binaries: desired.learningBinaries, until: new Date(desired.learningUntil).toISOString() });
     }
     return results;
   };
