@@ -81,6 +81,7 @@ export class SnapshotService {
     this.running = true;
     const started = Date.now();
     let file: string | undefined;
+    let result: 'ok' | 'failed' | 'cancelled' = 'failed';
     try {
       await mkdir(this.directory, { recursive: true, mode: 0o700 });
       // A process killed during a snapshot leaves its file behind: only this replica writes here, one at a time.
@@ -89,17 +90,18 @@ export class SnapshotService {
       const { bytes, revision } = await this.store.snapshot(file, { signal });
       const sent = await this.sendFile(file, { backend: this.store.backend, revision, totalBytes: bytes }, send, signal);
       if (sent !== bytes) throw new Error(`snapshot file ${file}: ${sent} bytes read, ${bytes} written`);
-      this.snapshots.inc({ result: 'ok' });
+      result = 'ok';
       this.log.info({ backend: this.store.backend, revision, bytes, ms: Date.now() - started }, 'snapshot sent');
     } catch (e) {
-      const cancelled = signal.aborted;
-      this.snapshots.inc({ result: cancelled ? 'cancelled' : 'failed' });
-      if (cancelled) this.log.info({ ms: Date.now() - started }, 'snapshot cancelled by the caller');
+      result = signal.aborted ? 'cancelled' : 'failed';
+      if (result === 'cancelled') this.log.info({ ms: Date.now() - started }, 'snapshot cancelled by the caller');
       else this.log.warn({ err: e }, 'snapshot failed');
       throw e;
     } finally {
       if (file !== undefined) await rm(file, { force: true });
       this.running = false;
+      // Counted last: once the counter moved, the file is gone and the next snapshot may start.
+      this.snapshots.inc({ result });
     }
   }
 
