@@ -5,8 +5,9 @@
  * stored models' positions.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { Election, type Store } from '@kvmservice/store';
+import type { Store } from '@kvmservice/store';
 import type { Logger } from 'pino';
+import { runAsLeader } from '../hosts/leader-loop.js';
 import { ReplicaService } from '../hosts/replica.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ServiceKeys } from '../store/service-keys.js';
@@ -71,50 +72,19 @@ export class DiscoveryLeaderService implements OnApplicationBootstrap, OnModuleD
     await this.loop;
   }
 
-  private async run(): Promise<void> {
-    const election = new Election(this.store, this.keys.election('discovery'));
-    while (!this.abort.signal.aborted) {
-      try {
-        const leadership = await election.campaign(this.replica.id, { signal: this.abort.signal, lease: await this.replica.lease() });
-        this.log.info({ replica: this.replica.id }, 'leading discovery');
-        this.leading = true;
-        this.metrics.discoveryLeader.set(1);
-        const term = new AbortController();
-        const stop = () => term.abort();
-        leadership.lost.addEventListener('abort', stop, { once: true });
-        this.abort.signal.addEventListener('abort', stop, { once: true });
-        if (leadership.lost.aborted || this.abort.signal.aborted) stop();
-        try {
-          // On shutdown (still leading), what was observed is written before handing over.
-          await this.consumer.lead(term.signal, { flushOnExit: () => this.abort.signal.aborted && !leadership.lost.aborted });
-        } catch (e) {
-          if (!term.signal.aborted) this.log.warn({ err: e }, 'discovery consumer failed; campaigning again');
-        } finally {
-          this.leading = false;
-          this.metrics.discoveryLeader.set(0);
-          this.abort.signal.removeEventListener('abort', stop);
-        }
-        await leadership.resign().catch(() => undefined);
-        if (!this.abort.signal.aborted) await this.sleep(1000);
-      } catch (e) {
-        if (this.abort.signal.aborted) return;
-        this.log.warn({ err: e }, 'discovery election failed; retrying');
-        await this.sleep(5000);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const signal = this.abort.signal;
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-      if (signal.aborted) done();
-    });
+  private run(): Promise<void> {
+    const stop = this.abort.signal;
+    const options = { store: this.store, key: this.keys.election('discovery'), name: 'discovery', replica: this.replica, log: this.log, stop };
+    return runAsLeader(
+      {
+        ...options,
+        onLeading: (leading) => {
+          this.leading = leading;
+          this.metrics.discoveryLeader.set(leading ? 1 : 0);
+        },
+      },
+      // On shutdown (still leading), what was observed is written before handing over.
+      (term, stillLeading) => this.consumer.lead(term, { flushOnExit: () => stop.aborted && stillLeading() }),
+    );
   }
 }

@@ -5,9 +5,10 @@
  * loses nothing an agent still holds; the count trimmed is a metric).
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { Election, type Store } from '@kvmservice/store';
+import type { Store } from '@kvmservice/store';
 import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth-service.js';
+import { runAsLeader, sleep } from '../hosts/leader-loop.js';
 import { ReplicaService } from '../hosts/replica.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ServiceKeys } from '../store/service-keys.js';
@@ -41,34 +42,13 @@ export class HousekeepingService implements OnApplicationBootstrap, OnModuleDest
     await this.loop;
   }
 
-  private async run(): Promise<void> {
-    const election = new Election(this.store, this.keys.election('housekeeping'));
-    while (!this.abort.signal.aborted) {
-      try {
-        const leadership = await election.campaign(this.replica.id, { signal: this.abort.signal, lease: await this.replica.lease() });
-        this.log.info({ replica: this.replica.id }, 'leading housekeeping');
-        while (!leadership.lost.aborted && !this.abort.signal.aborted) {
-          await this.sweep();
-          await this.sleep(HOUSEKEEPING_INTERVAL_MS, leadership.lost);
-        }
-        if (this.abort.signal.aborted) await leadership.resign().catch(() => undefined);
-      } catch (e) {
-        if (this.abort.signal.aborted) return;
-        this.log.warn({ err: e }, 'housekeeping election failed; retrying');
-        await this.sleep(5000);
+  private run(): Promise<void> {
+    const stop = this.abort.signal;
+    return runAsLeader({ store: this.store, key: this.keys.election('housekeeping'), name: 'housekeeping', replica: this.replica, log: this.log, stop }, async (term) => {
+      while (!term.aborted) {
+        await this.sweep();
+        await sleep(HOUSEKEEPING_INTERVAL_MS, term);
       }
-    }
-  }
-
-  private sleep(ms: number, other?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.abort.signal.addEventListener('abort', done, { once: true });
-      other?.addEventListener('abort', done, { once: true });
     });
   }
 
