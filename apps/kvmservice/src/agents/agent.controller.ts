@@ -31,6 +31,13 @@ import { AttributionService } from '../telemetry/attribution.service.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { LOGGER, STORE, TLS } from '../tokens.js';
 import { AgentSessions, type AgentSession } from './agent-sessions.js';
+
+/** An agent's stream: its identity, and whether it has ended. */
+interface StreamSession extends AgentSession {
+  readonly closed: boolean;
+  /** Marks the stream ended (its handler is done). */
+  finish(): void;
+}
 import { artifactStatusView, desiredStateToWire, factsView } from './wire.js';
 
 const HELLO_TIMEOUT_MS = 15_000;
@@ -87,22 +94,28 @@ export class AgentController {
     }
   }
 
-  @GrpcStreamCall('AgentService', 'Sync')
-  async sync(call: ServerDuplexStream<SyncRequest__Output, SyncResponse>): Promise<void> {
+  /**
+   * Authenticates a stream by the agent's credential and makes the session that can end it (when
+   * the host's credential is revoked, or a newer session replaces it). Undefined when refused: the
+   * call has then already ended with the refusal.
+   */
+  private async openSession(call: ServerDuplexStream<unknown, unknown>): Promise<StreamSession | undefined> {
     let identity: { host: string; credentialId: string };
     try {
       identity = await this.auth.authenticateAgent(call.metadata);
     } catch (e) {
       failStream(call, e, this.log);
-      return;
+      return undefined;
     }
-    const { host } = identity;
-    let unsubscribe: (() => void) | undefined;
     let closed = false;
-    const sent = new Map<number, DesiredStateView>();
-    const session: AgentSession = {
-      host,
-      credentialId: identity.credentialId,
+    return {
+      ...identity,
+      get closed() {
+        return closed;
+      },
+      finish: () => {
+        closed = true;
+      },
       close: (reason) => {
         if (closed) return;
         closed = true;
@@ -110,6 +123,15 @@ export class AgentController {
         call.emit('error', { code, details: reason === 'revoked' ? 'agent credential revoked' : `session ${reason}` });
       },
     };
+  }
+
+  @GrpcStreamCall('AgentService', 'Sync')
+  async sync(call: ServerDuplexStream<SyncRequest__Output, SyncResponse>): Promise<void> {
+    const session = await this.openSession(call);
+    if (!session) return;
+    const { host } = session;
+    let unsubscribe: (() => void) | undefined;
+    const sent = new Map<number, DesiredStateView>();
     let lastHeartbeatWrite = 0;
     let lastCounters = '';
     try {
@@ -134,7 +156,7 @@ export class AgentController {
       this.metrics.agentsConnected.set(this.sessions.connectedHosts);
 
       unsubscribe = this.desired.subscribe(host, facts, (state) => {
-        if (closed) return;
+        if (session.closed) return;
         sent.set(state.revision, state);
         this.attribution.remember(host, state.attribution, state.evaluation);
         while (sent.size > 16) sent.delete(sent.keys().next().value!);
@@ -147,7 +169,7 @@ export class AgentController {
 
       for (;;) {
         const next = await iterator.next();
-        if (next.done || closed) break;
+        if (next.done || session.closed) break;
         const message = next.value;
         if (message.message === 'status' && message.status) {
           const applied = message.status;
@@ -170,11 +192,11 @@ export class AgentController {
           }
         }
       }
-      if (!closed) call.end();
+      if (!session.closed) call.end();
     } catch (e) {
-      if (!closed && !call.cancelled) failStream(call, e, this.log);
+      if (!session.closed && !call.cancelled) failStream(call, e, this.log);
     } finally {
-      closed = true;
+      session.finish();
       unsubscribe?.();
       this.sessions.remove(session);
       await this.status.markDisconnected(host).catch(() => undefined);
@@ -185,37 +207,22 @@ export class AgentController {
 
   @GrpcStreamCall('AgentService', 'PushEvents')
   async pushEvents(call: ServerDuplexStream<PushEventsRequest__Output, PushEventsResponse>): Promise<void> {
-    let identity: { host: string; credentialId: string };
-    try {
-      identity = await this.auth.authenticateAgent(call.metadata);
-    } catch (e) {
-      failStream(call, e, this.log);
-      return;
-    }
-    let closed = false;
-    const session: AgentSession = {
-      host: identity.host,
-      credentialId: identity.credentialId,
-      close: (reason) => {
-        if (closed) return;
-        closed = true;
-        call.emit('error', { code: reason === 'revoked' ? GrpcStatus.UNAUTHENTICATED : GrpcStatus.UNAVAILABLE, details: reason === 'revoked' ? 'agent credential revoked' : `session ${reason}` });
-      },
-    };
+    const session = await this.openSession(call);
+    if (!session) return;
     this.sessions.addStream(session);
     try {
       // One batch at a time: the next is read only after this one is stored (gRPC flow control
       // then holds the agent back), so a slow store never makes memory grow.
       for await (const batch of call.iterator({ destroyOnReturn: false }) as AsyncIterable<PushEventsRequest__Output>) {
-        if (closed) break;
-        const ackedUpTo = await this.telemetry.ingest(identity.host, batch);
+        if (session.closed) break;
+        const ackedUpTo = await this.telemetry.ingest(session.host, batch);
         if (!call.write({ ackedUpToSeq: ackedUpTo })) await new Promise((r) => call.once('drain', r));
       }
-      if (!closed) call.end();
+      if (!session.closed) call.end();
     } catch (e) {
-      if (!closed && !call.cancelled) failStream(call, e, this.log);
+      if (!session.closed && !call.cancelled) failStream(call, e, this.log);
     } finally {
-      closed = true;
+      session.finish();
       this.sessions.remove(session);
     }
   }
