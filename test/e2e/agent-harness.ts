@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlClient, parseClientConfig, unary, type ControlServiceClient, type Event__Output, type StreamEventsResponse__Output } from '@kvmservice/api';
 import { onTestFailed } from 'vitest';
+import { freePort } from '../../apps/kvmservice/src/testing/service-harness.js';
 import { repoRoot } from '../support/conformance.js';
 
 const KVMSERVICE_BIN = join(repoRoot, 'apps/kvmservice/bin/kvmservice.js');
@@ -38,17 +38,7 @@ export function killAll(): void {
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
