@@ -18,7 +18,7 @@ import { unary, type Event__Output, type StreamEventsResponse__Output } from '@k
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllProcesses, requireBuilt, rssKiB, ServiceProcess, sleep, waitFor } from '../support/fleet-processes.js';
 import { prng } from '../support/policy-storm.js';
-import { kvmServiceMethods, RawClient, type CallOutcome, type RpcMethod } from '../support/raw-grpc.js';
+import { kvmServiceMethods, RawClient, type RpcMethod } from '../support/raw-grpc.js';
 
 const MiB = 1024 * 1024;
 const name = (code: number) => GrpcStatus[code] ?? String(code);
