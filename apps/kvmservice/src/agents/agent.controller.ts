@@ -24,6 +24,7 @@ import { DesiredStateService } from '../desired/desired-state.service.js';
 import type { DesiredStateView } from '../desired/desired-state.js';
 import { failStream, rpcException } from '../grpc/rpc-errors.js';
 import { HostStatusService } from '../hosts/host-status.service.js';
+import { SessionStatusWriter } from '../hosts/session-status-writer.js';
 import { ReplicaService } from '../hosts/replica.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ObjectService } from '../objects/object-service.js';
@@ -134,6 +135,7 @@ export class AgentController {
     const sent = new Map<number, DesiredStateView>();
     let lastHeartbeatWrite = 0;
     let lastCounters = '';
+    const statusWriter = new SessionStatusWriter(this.status, host, this.log);
     try {
       // Not the default iterator: it destroys the stream when the client half-closes, and then no
       // status is ever sent.
@@ -147,7 +149,7 @@ export class AgentController {
       const facts = factsView(hello.facts);
       this.sessions.addSync(session);
       await this.status.markConnected(host);
-      await this.status.update(host, (s) => ({
+      await statusWriter.write((s) => ({
         ...s,
         facts: { ...(hello.facts ?? {}) },
         agent: { ...s.agent, version: hello.facts?.agentVersion ?? '', replica: this.replica.id, connectedAt: new Date().toISOString(), lastHeartbeat: new Date().toISOString() },
@@ -162,9 +164,7 @@ export class AgentController {
         while (sent.size > 16) sent.delete(sent.keys().next().value!);
         call.write({ desiredState: desiredStateToWire(state) });
         this.metrics.desiredPushes.inc();
-        void this.status
-          .update(host, (s) => ({ ...s, desired: { revision: state.revision, hash: state.hash, policies: state.policies, problems: state.problems, at: new Date().toISOString() } }))
-          .catch((e) => this.log.warn({ err: e, host }, 'writing desired status failed'));
+        statusWriter.desired(state);
       });
 
       for (;;) {
@@ -175,7 +175,7 @@ export class AgentController {
           const applied = message.status;
           const view = sent.get(applied.revision);
           const artifacts = applied.artifacts.map(artifactStatusView);
-          await this.status.update(host, (s) => ({ ...s, applied: { revision: applied.revision, hash: view?.hash ?? '', artifacts, at: new Date().toISOString() } }));
+          await statusWriter.write((s) => ({ ...s, applied: { revision: applied.revision, hash: view?.hash ?? '', artifacts, at: new Date().toISOString() } }));
           if (view) this.metrics.appliedLag.observe(Math.max(0, this.desired.revision - applied.revision));
         } else if (message.message === 'heartbeat' && message.heartbeat) {
           const hb = message.heartbeat;
@@ -185,7 +185,7 @@ export class AgentController {
             lastCounters = counters;
             lastHeartbeatWrite = now;
             this.metrics.agentEventsDropped.set({ host }, hb.eventsDropped);
-            await this.status.update(host, (s) => ({
+            await statusWriter.write((s) => ({
               ...s,
               agent: { ...s.agent, lastHeartbeat: new Date(now).toISOString(), eventsDropped: hb.eventsDropped, eventsSpooled: hb.eventsSpooled, linesUnparsed: hb.linesUnparsed },
             }));
