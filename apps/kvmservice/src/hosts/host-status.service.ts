@@ -5,7 +5,8 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { VIRTUAL_MACHINE, type Resource, type ResourceKind } from '@kvmservice/resources';
-import { ConflictError, type Store } from '@kvmservice/store';
+import { ConflictError, MAX_VALUE_BYTES, type Store } from '@kvmservice/store';
+import { ApiError } from '../api-error.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { KEYS, STORE } from '../tokens.js';
 import { ReplicaService } from './replica.service.js';
@@ -99,9 +100,13 @@ export class HostStatusService {
       const kv = await this.store.get(key);
       const current = kv ? (JSON.parse(kv.value.toString('utf8')) as HostStatusRecord) : {};
       const next = withConditions(mutate(current), now.toISOString());
+      const value = JSON.stringify(next);
+      const bytes = Buffer.byteLength(value, 'utf8');
+      // Only an agent's report can grow a status this far (thousands of artifacts): its error.
+      if (bytes > MAX_VALUE_BYTES) throw new ApiError('InvalidArgument', `status of host ${host}: ${bytes} bytes, more than the ${MAX_VALUE_BYTES} bytes a host status may take`);
       try {
-        if (kv) await this.store.update(key, JSON.stringify(next), { expectRevision: kv.modRevision });
-        else await this.store.create(key, JSON.stringify(next));
+        if (kv) await this.store.update(key, value, { expectRevision: kv.modRevision });
+        else await this.store.create(key, value);
         return next;
       } catch (e) {
         if (attempt < 10 && (e instanceof ConflictError || (e as { code?: string }).code === 'AlreadyExists')) continue;

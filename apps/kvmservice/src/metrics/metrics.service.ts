@@ -24,6 +24,7 @@ export class MetricsService {
   readonly eventsDuplicate = new Counter({ name: 'kvmservice_events_duplicate_total', help: 'Events received again and discarded (at-least-once delivery)', registers: [this.registry] });
   readonly eventsAcked = new Counter({ name: 'kvmservice_events_acked_total', help: 'Events acknowledged to agents', registers: [this.registry] });
   readonly eventsTrimmed = new Counter({ name: 'kvmservice_events_trimmed_total', help: 'Stored events deleted by retention (oldest first, beyond the per-host limit)', registers: [this.registry] });
+  readonly eventsTruncated = new Counter({ name: 'kvmservice_events_truncated_total', help: 'Events stored with long fields cut to fit a stored event (256 KiB); the cut is marked in the event', registers: [this.registry] });
   readonly agentEventsDropped = new Gauge({ name: 'kvmservice_agent_events_dropped', help: 'Events an agent dropped because its spool was full, as it reports', labelNames: ['host'], registers: [this.registry] });
   readonly discoveryEvents = new Counter({ name: 'kvmservice_discovery_events_observed_total', help: 'Stored events observed into discovery models (this replica, while it leads discovery)', registers: [this.registry] });
   readonly discoveryGaps = new Counter({

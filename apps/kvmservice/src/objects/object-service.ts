@@ -17,7 +17,7 @@ import {
   type Resource,
   type ResourceKind,
 } from '@kvmservice/resources';
-import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
+import { ConflictError, MAX_COMMIT_OPERATIONS, MAX_VALUE_BYTES, MAX_COMMIT_VALUE_BYTES, NotFoundError, parseResourceVersion, type CommitOperation, type KeyValue, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
 import { ApiError } from '../api-error.js';
 import { activatedBy, activationOf } from '../discovery/dsp-activation.js';
 import type { ServiceKeys } from '../store/service-keys.js';
@@ -189,6 +189,11 @@ export class ObjectService {
     if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
 
     const plans: PlannedWrite[] = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
+    for (const p of plans) {
+      const bytes = p.stored === undefined ? 0 : Buffer.byteLength(JSON.stringify(p.stored), 'utf8');
+      if (bytes > MAX_VALUE_BYTES) problems.push(`${p.kind.kind}/${p.name}: ${bytes} bytes as stored, more than the ${MAX_VALUE_BYTES} bytes an object may take`);
+    }
+    if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
     // DiscoveredPolicies put their policy in force (or take it out) in the same commit.
     const companions = await Promise.all(valid.map((v) => (v.kind.kind === DISCOVERED_POLICY.kind ? this.activationWrite(v.object, seen) : undefined)));
     const results = (list: PlannedWrite[], written: Map<string, KeyValue>) =>

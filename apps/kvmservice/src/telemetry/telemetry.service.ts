@@ -5,11 +5,15 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { Event, Event__Output, PushEventsRequest__Output } from '@kvmservice/api';
-import type { Store } from '@kvmservice/store';
+import { MAX_COMMIT_VALUE_BYTES, type Store } from '@kvmservice/store';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { KEYS, STORE } from '../tokens.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AttributionService } from './attribution.service.js';
+import { boundEvent, chunkEvents } from './event-chunks.js';
+
+/** Bytes of a commit kept for the cursor written beside a chunk of events. */
+const CURSOR_ROOM = 1024;
 
 /** Largest batch accepted in one message (the agent sends far less). */
 export const MAX_EVENTS_PER_BATCH = 5000;
@@ -54,13 +58,26 @@ export class TelemetryService {
     });
     this.metrics.eventsDuplicate.inc(events.length - fresh.length);
     if (fresh.length === 0) return upTo;
-    const firstSeq = fresh[0]!.seq as number;
-    const lastSeq = firstSeq + fresh.length - 1;
-    // Keyed by the first new sequence number: a batch sent again after a crash overwrites itself.
-    await this.store.put(this.keys.eventBatch(host, firstSeq), JSON.stringify({ events: fresh }));
-    await this.store.put(this.keys.eventCursor(host), JSON.stringify({ upTo: lastSeq }));
-    this.metrics.eventsReceived.inc(fresh.length);
-    this.metrics.eventsAcked.inc(fresh.length);
+    let lastSeq = upTo;
+    let truncated = 0;
+    const bounded = fresh.map((e) => {
+      const b = boundEvent(e);
+      if (b.truncated) truncated++;
+      return b.event;
+    });
+    this.metrics.eventsTruncated.inc(truncated);
+    // Each chunk is keyed by its first sequence number and committed with the cursor moving past
+    // it: a batch sent again after a crash stores only what the cursor has not passed, once.
+    for (const chunk of chunkEvents(bounded, MAX_COMMIT_VALUE_BYTES - CURSOR_ROOM)) {
+      const firstSeq = chunk[0]!.seq as number;
+      lastSeq = firstSeq + chunk.length - 1;
+      await this.store.commit([
+        { type: 'put', key: this.keys.eventBatch(host, firstSeq), value: JSON.stringify({ events: chunk }) },
+        { type: 'put', key: this.keys.eventCursor(host), value: JSON.stringify({ upTo: lastSeq }) },
+      ]);
+      this.metrics.eventsReceived.inc(chunk.length);
+      this.metrics.eventsAcked.inc(chunk.length);
+    }
     return lastSeq;
   }
 
