@@ -318,7 +318,7 @@ function readdirSyncVisible(dir: string): string[] {
 /** Prints the processes' last output lines when the running test fails (call inside the test). */
 export function dumpOnFailure(processes: () => { name: string; output: string[] }[]): void {
   onTestFailed(() => {
-    for (const p of processes()) console.error(`--- ${p.name} (last 40 lines)\n${p.output.slice(-40).join('\n')}`);
+    for (const p of processes()) console.error(`--- ${p.name} (last 40 lines)\n${p.output.filter((l) => !/connecting|disconnected/.test(l)).slice(-40).join('\n')}`);
   });
 }
 

@@ -175,6 +175,23 @@ describe('EventSpool', () => {
     spool.close();
   });
 
+  it('keeps the newest events of a burst larger than the spool, dropping only its oldest', () => {
+    const dir = freshDir();
+    const spool = EventSpool.open({ dir, maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    // One append of ~260 KB (a busy log read at once after a pause).
+    spool.append(events(2000, 'burst'), { f: 7 });
+    expect(spool.bytes).toBeLessThanOrEqual(64 * 1024);
+    const left = drain(spool).flatMap((b) => b.events.map((e) => e.seq));
+    expect(left.length).toBeGreaterThan(300);
+    expect(left.length + spool.droppedTotal).toBe(2000);
+    expect(left).toEqual(Array.from({ length: left.length }, (_, i) => spool.droppedTotal + 1 + i));
+    spool.close();
+    // The burst's positions are those of its last record.
+    const again = EventSpool.open({ dir, maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    expect(again.positions()).toEqual({ f: 7 });
+    again.close();
+  });
+
   it('keeps reading when the segment under the reader is dropped', () => {
     const dir = freshDir();
     const spool = EventSpool.open({ dir, maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });

@@ -63,6 +63,28 @@ export interface SpoolBatch {
 const SEGMENT = /^seg-(\d{20})\.jsonl$/;
 const segmentName = (first: number) => `seg-${String(first).padStart(20, '0')}.jsonl`;
 
+const recordLine = (first: number, events: readonly unknown[], positions: Positions): string => `${JSON.stringify({ f: first, n: events.length, p: positions, e: events })}\n`;
+
+/** Consecutive runs of events whose record line stays within `maxBytes` (an event larger than that alone). */
+function splitBySize(events: readonly unknown[], maxBytes: number): unknown[][] {
+  const pieces: unknown[][] = [];
+  let piece: unknown[] = [];
+  // Room for the record's own fields (sequence numbers and source positions).
+  let bytes = 1024;
+  for (const event of events) {
+    const size = Buffer.byteLength(JSON.stringify(event)) + 1;
+    if (piece.length > 0 && bytes + size > maxBytes) {
+      pieces.push(piece);
+      piece = [];
+      bytes = 1024;
+    }
+    piece.push(event);
+    bytes += size;
+  }
+  if (piece.length > 0) pieces.push(piece);
+  return pieces;
+}
+
 function parseRecord(line: string): RecordLine | undefined {
   let r: unknown;
   try {
@@ -243,21 +265,42 @@ export class EventSpool extends EventEmitter {
   append(make: (firstSeq: number) => unknown[], positions?: Positions): { first: number; count: number } {
     const first = this.meta.next;
     const events = make(first);
+    const before = { ...this.positionsNow };
     if (positions) Object.assign(this.positionsNow, positions);
     if (events.length === 0) {
       if (positions) this.markDirty();
       return { first, count: 0 };
     }
-    const line = `${JSON.stringify({ f: first, n: events.length, p: this.positionsNow, e: events })}\n`;
-    const bytes = Buffer.byteLength(line);
     this.meta.next = first + events.length;
     this.appended += events.length;
+    const line = recordLine(first, events, this.positionsNow);
+    if (Buffer.byteLength(line) <= this.segmentBytes || events.length === 1) {
+      this.writeRecord(first, events.length, line);
+    } else {
+      // A burst read at once (a busy log after a pause) can be larger than a segment or the whole
+      // spool. Stored as several records, the bound drops its oldest events, not all of it. Every
+      // record but the last carries the positions from before the burst: a crash between them
+      // reads the burst again (duplicates, never a loss).
+      let at = 0;
+      for (const piece of splitBySize(events, this.segmentBytes)) {
+        const last = at + piece.length === events.length;
+        this.writeRecord(first + at, piece.length, recordLine(first + at, piece, last ? this.positionsNow : before));
+        at += piece.length;
+      }
+    }
+    this.markDirty();
+    this.emit('appended');
+    return { first, count: events.length };
+  }
+
+  /** Writes one record line of `count` events from `first` into the active segment, then bounds the spool. */
+  private writeRecord(first: number, count: number, line: string): void {
+    const bytes = Buffer.byteLength(line);
     if (bytes > this.maxBytes) {
-      // One record larger than the whole spool: it cannot be kept.
-      this.meta.dropped += events.length;
-      this.log?.warn('spool: a record larger than the spool was dropped', { events: events.length, bytes, maxBytes: this.maxBytes });
-      this.markDirty();
-      return { first, count: events.length };
+      // One event larger than the whole spool: it cannot be kept.
+      this.meta.dropped += count;
+      this.log?.warn('spool: a record larger than the spool was dropped', { events: count, bytes, maxBytes: this.maxBytes });
+      return;
     }
     let active = this.fd === undefined ? undefined : this.active;
     if (active && active.bytes > 0 && active.bytes + bytes > this.segmentBytes) {
@@ -268,12 +311,9 @@ export class EventSpool extends EventEmitter {
     writeSync(this.fd!, line);
     if (this.sync) fsyncSync(this.fd!);
     if (active.last < active.first) active.first = first;
-    active.last = first + events.length - 1;
+    active.last = first + count - 1;
     active.bytes += bytes;
     this.enforceBound();
-    this.markDirty();
-    this.emit('appended');
-    return { first, count: events.length };
   }
 
   /** Records source positions that produced no events (kept in meta.json, written lazily). */
