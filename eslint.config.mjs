@@ -16,7 +16,7 @@ const depConstraints = [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', 'data/**', 'libs/api/src/generated/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', 'data/**', 'tmp/**', 'libs/api/src/generated/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.mjs'],
@@ -25,6 +25,13 @@ export default tseslint.config(
       '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    // Unit tests beside the code may use the shared test harness (real tools, real etcd).
+    files: ['apps/*/src/**/*.test.ts', 'libs/*/src/**/*.test.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: ['^(\.\./)+test/support/[a-z-]+\.js$'], depConstraints }],
     },
   },
 );
