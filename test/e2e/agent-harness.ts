@@ -3,86 +3,17 @@
  * (`npm run build`, or `npx tsc -b apps/kvmagent apps/kvmservice`), on loopback ports, with
  * temporary data and state directories. Every process started here is killed by `killAll()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlClient, parseClientConfig, unary, type ControlServiceClient, type Event__Output, type StreamEventsResponse__Output } from '@kvmservice/api';
 import { onTestFailed } from 'vitest';
-import { freePort } from '../../apps/kvmservice/src/testing/service-harness.js';
-import { repoRoot } from '../support/conformance.js';
+import { freePort, KVMAGENT_BIN, KVMSERVICE_BIN, killAllProcesses, launch, requireBuilt, tempDir, waitFor, type Launched as Proc } from '../support/fleet-processes.js';
 
-const KVMSERVICE_BIN = join(repoRoot, 'apps/kvmservice/bin/kvmservice.js');
-const KVMAGENT_BIN = join(repoRoot, 'apps/kvmagent/bin/kvmagent.js');
-
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-export function requireBuilt(): void {
-  for (const f of ['apps/kvmservice/dist/main.js', 'apps/kvmagent/dist/main.js', 'apps/kvmagent/dist/loaders/lsm-worker.js']) {
-    if (!existsSync(join(repoRoot, f))) throw new Error(`${f} is missing: build first (npm run build, or npx tsc -b apps/kvmagent apps/kvmservice)`);
-  }
-}
-
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
+export { freePort, requireBuilt, tempDir, waitFor };
 
 /** SIGKILLs every process still running and removes the temporary directories. */
-export function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
-
-export { freePort };
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-interface Proc {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function launch(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.add(child);
-  const output: string[] = [];
-  let partial = '';
-  const take = (chunk: Buffer) => {
-    const text = partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    partial = lines.pop() ?? '';
-    output.push(...lines);
-  };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      if (partial) output.push(partial);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, output, exited };
-}
+export const killAll = killAllProcesses;
 
 function httpOk(port: number, path: string): Promise<boolean> {
   return new Promise((resolve) => {

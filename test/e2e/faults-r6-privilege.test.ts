@@ -209,7 +209,7 @@ describe('R6: impersonation, privilege and hostile input across the API', () => 
     // A Status whose stored form would exceed a store value: A's own problem, refused as such.
     const sync = method('AgentService', 'Sync');
     const artifacts = Array.from({ length: 20_000 }, (_, i) => ({ name: `profile-${i}`, lsm: 'apparmor', sha256: 'a'.repeat(64), state: 'ARTIFACT_STATE_COMPILED', message: 'm'.repeat(40), policies: ['only-a'] }));
-    const bigStatus = await raw.call(sync, [sync.encode({ hello: { facts: { enforcer: 'apparmor' } } }), sync.encode({ status: { revision: 1, artifacts } })], credA, 45_000, undefined);
+    const bigStatus = await raw.call(sync, [sync.encode({ hello: { facts: { enforcer: 'apparmor' } } }), sync.encode({ status: { revision: 1, artifacts } })], credA, 45_000, null);
     figures.oversizeStatus = `${name(bigStatus.code)} ${bigStatus.details.slice(0, 60)}`;
     expect.soft(['INVALID_ARGUMENT', 'RESOURCE_EXHAUSTED'], `a ${Math.round(JSON.stringify(artifacts).length / MiB)} MiB status: ${name(bigStatus.code)} ${bigStatus.details}`).toContain(name(bigStatus.code));
     await healthy();

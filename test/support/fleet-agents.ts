@@ -6,18 +6,12 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, sleep, tempDir, waitFor, type Launched } from './fleet-processes.js';
+import { launch, sleep, tempDir, waitFor, type AgentProcessOptions, type Launched } from './fleet-processes.js';
 
 const HOST_SCRIPT = new URL('./agent-fleet-host.mjs', import.meta.url).pathname;
 
-export interface FleetAgentSpec {
-  name: string;
-  servers: string[];
-  caFile: string;
-  token?: string;
-  labels?: Record<string, string>;
-  logSources?: string[];
-}
+/** What one fleet agent is started with: an agent process's options less its own directories and flags. */
+export type FleetAgentSpec = Pick<AgentProcessOptions, 'name' | 'servers' | 'caFile' | 'token' | 'labels' | 'logSources'>;
 
 export interface FleetAgent {
   readonly name: string;

@@ -56,10 +56,10 @@ export class RawClient {
   /**
    * Sends `messages` (raw bytes) on `method` with an optional bearer token; resolves with the
    * status. A stream that answers and stays open (Sync, a following Watch) is cancelled
-   * `cancelAfterAnswerMs` after its first answer (CANCELLED then means: accepted); `undefined`
+   * `cancelAfterAnswerMs` after its first answer (CANCELLED then means: accepted); `null`
    * waits for the server to end it, or for the deadline.
    */
-  call(method: Pick<RpcMethod, 'path' | 'requestStream' | 'responseStream'>, messages: Buffer[], token?: string, timeoutMs = 15_000, cancelAfterAnswerMs: number | undefined = 200): Promise<CallOutcome> {
+  call(method: Pick<RpcMethod, 'path' | 'requestStream' | 'responseStream'>, messages: Buffer[], token?: string, timeoutMs = 15_000, cancelAfterAnswerMs: number | null = 200): Promise<CallOutcome> {
     const metadata = new grpc.Metadata();
     if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
     const options: grpc.CallOptions = { deadline: Date.now() + timeoutMs };
@@ -97,7 +97,7 @@ export class RawClient {
       }
       call.on('data', () => {
         responses++;
-        if (responses === 1 && cancelAfterAnswerMs !== undefined) setTimeout(() => (call as grpc.ClientReadableStream<Buffer>).cancel(), cancelAfterAnswerMs);
+        if (responses === 1 && cancelAfterAnswerMs !== null) setTimeout(() => (call as grpc.ClientReadableStream<Buffer>).cancel(), cancelAfterAnswerMs);
       });
       call.on('status', (s: grpc.StatusObject) => finish(s.code, s.details));
       call.on('error', (e: grpc.ServiceError) => finish(e.code, e.details));
