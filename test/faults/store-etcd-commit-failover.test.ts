@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotFoundError, openStore, StoreUnavailableError, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { sleep, waitFor } from '../support/fleet-processes.js';
 
 interface Ack {
   readonly op: 'pair' | 'unpair';
@@ -21,7 +22,6 @@ interface Ack {
   readonly at: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Collects events until one at `revision` or later has arrived and then nothing for `quietMs`. */
 async function collectThrough(watch: Watch, revision: number, quietMs: number, timeoutMs: number): Promise<WatchEvent[]> {
@@ -99,12 +99,13 @@ describe('etcd store: multi-key commits under leader failure', () => {
     };
     const writers = Array.from({ length: 4 }, (_, w) => writer(w));
 
-    await sleep(800);
+    // Counted, not timed: a loaded machine commits slower, and the test waits for enough commits.
+    await waitFor('30 acknowledged commits before the kill', () => acks.length > 30, 20_000, 50);
     const leader = await etcd.leader();
     const ackedBeforeKill = acks.length;
     await etcd.kill(leader);
     const killedAt = Date.now();
-    await sleep(2500);
+    await waitFor('30 acknowledged commits after the kill', () => acks.filter((ack) => ack.at > killedAt).length > 30, 30_000, 50);
     stop = true;
     await Promise.all(writers);
 

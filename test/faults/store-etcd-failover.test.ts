@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, StoreUnavailableError, type Store, type Watch, type WatchEvent } from '@kvmservice/store';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { sleep, waitFor } from '../support/fleet-processes.js';
 
 interface Ack {
   readonly key: string;
@@ -15,7 +16,6 @@ interface Ack {
   readonly latencyMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Collects events until `done(events)` holds, failing after `timeoutMs`. */
 async function collectUntil(watch: Watch, done: (events: WatchEvent[]) => boolean, timeoutMs: number): Promise<WatchEvent[]> {
@@ -43,7 +43,7 @@ describe('etcd store under member failures', () => {
     return resource;
   };
 
-  it('keeps every acknowledged write when the leader is SIGKILLed mid-load; the member rejoins', async () => {
+  it('keeps every acknowledged write when the leader is SIGKILLed mid-load; the member rejoins', { timeout: 120_000 }, async () => {
     const etcd = track(await startEtcd({ members: 3 }));
     const store = track(await openStore(etcd.storeUrl, { etcd: { callTimeoutMs: 1000 } }));
     const prefix = '/failover/';
@@ -70,12 +70,13 @@ describe('etcd store under member failures', () => {
     };
     const writers = Array.from({ length: 4 }, () => writer());
 
-    await sleep(800);
+    // Counted, not timed: a loaded machine writes slower, and the test waits for enough writes.
+    await waitFor('30 acknowledged writes before the kill', () => acks.length > 30, 20_000, 50);
     const leader = await etcd.leader();
     const ackedBeforeKill = acks.length;
     await etcd.kill(leader);
     const killedAt = Date.now();
-    await sleep(2500);
+    await waitFor('30 acknowledged writes after the kill', () => acks.filter((ack) => ack.at > killedAt).length > 30, 30_000, 50);
     stop = true;
     await Promise.all(writers);
 

@@ -99,6 +99,8 @@ describe.each(['sqlite', 'etcd'] as const)('DiscoveryConsumer on %s', (backend) 
     await a.stop();
     // … then leader A2 observes 31..60 but dies before writing (no hand-over).
     const a2 = start({ flushAfterMs: 60_000 });
+    // Past its catch-up (which writes what it read from the store), it only observes.
+    await until('A2 follows the events', () => a2.consumer.following);
     await ingest('h1', 31, 60);
     await until('A2 observed 31..60', () => a2.consumer.counters.observed === 30);
     await a2.stop();

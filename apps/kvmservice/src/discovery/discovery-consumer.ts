@@ -71,6 +71,7 @@ export class DiscoveryConsumer {
   readonly counters: ConsumerCounters = { observed: 0, gaps: 0, writes: 0, conflicts: 0, writeErrors: 0, unreadable: 0 };
   private readonly models: DiscoveryModels;
   private readonly resident = new Map<string, Resident>();
+  private watching = false;
   private readonly now: () => number;
   private readonly flushAfterMs: number;
   private readonly flushAfterEvents: number;
@@ -123,6 +124,11 @@ export class DiscoveryConsumer {
     }
   }
 
+  /** True while caught up with the store and following its event watch. */
+  get following(): boolean {
+    return this.watching;
+  }
+
   /** Writes every model with unwritten observations (an orderly hand-over). */
   async flushAll(): Promise<void> {
     await Promise.all([...this.resident.values()].map((r) => this.write(r)));
@@ -152,6 +158,7 @@ export class DiscoveryConsumer {
     signal.addEventListener('abort', close, { once: true });
     // Aborted while the watch was being set up: the listener above will never fire.
     if (signal.aborted) close();
+    this.watching = true;
     try {
       for await (const event of watch) {
         if (signal.aborted) return;
@@ -166,6 +173,7 @@ export class DiscoveryConsumer {
         this.evict();
       }
     } finally {
+      this.watching = false;
       signal.removeEventListener('abort', close);
       await watch.close();
     }
