@@ -3,6 +3,7 @@
  * expansion are bounded, duplicate keys and unknown tags are errors, and nothing here throws.
  */
 import { parseAllDocuments, stringify } from 'yaml';
+import { MAX_NESTING, tooDeepField } from './validation/nesting.js';
 
 export interface ParsedDocument {
   /** Where the object came from: `file.yaml`, `file.yaml#2`, `file.yaml#1 items[3]`. */
@@ -22,17 +23,11 @@ export interface DocumentLimits {
   maxAliases: number;
 }
 
-export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = { maxBytes: 8 * 1024 * 1024, maxDepth: 64, maxAliases: 100 };
+export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = { maxBytes: 8 * 1024 * 1024, maxDepth: MAX_NESTING, maxAliases: 100 };
 
-function depthExceeds(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
-  }
-  return false;
+/** The YAML parser recurses per level: far beyond the limit it runs out of stack, which is that limit too. */
+function yamlProblem(message: string, limits: DocumentLimits): string {
+  return /Maximum call stack size exceeded/.test(message) ? `document is nested deeper than ${limits.maxDepth} levels` : `yaml: ${message.split('\n')[0]}`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,7 +50,7 @@ export function parseDocuments(text: string, source: string, limits: DocumentLim
   try {
     docs = parseAllDocuments(body, { uniqueKeys: true, prettyErrors: true, strict: true, stringKeys: true });
   } catch (e) {
-    return [{ location: source, error: `yaml: ${(e as Error).message}` }];
+    return [{ location: source, error: yamlProblem((e as Error).message, limits) }];
   }
   const list = Array.isArray(docs) ? docs : [docs];
   const nonEmpty = list.filter((d) => d.contents !== null || d.errors.length > 0);
@@ -65,17 +60,17 @@ export function parseDocuments(text: string, source: string, limits: DocumentLim
     const location = numbered ? `${source}#${i + 1}` : source;
     const problem = doc.errors[0] ?? doc.warnings[0];
     if (problem) {
-      out.push({ location, error: `yaml: ${problem.message.split('\n')[0]}` });
+      out.push({ location, error: yamlProblem(problem.message, limits) });
       return;
     }
     let object: unknown;
     try {
       object = doc.toJS({ maxAliasCount: limits.maxAliases });
     } catch (e) {
-      out.push({ location, error: `yaml: ${(e as Error).message.split('\n')[0]}` });
+      out.push({ location, error: yamlProblem((e as Error).message, limits) });
       return;
     }
-    if (depthExceeds(object, limits.maxDepth)) {
+    if (tooDeepField(object, limits.maxDepth) !== undefined) {
       out.push({ location, error: `document is nested deeper than ${limits.maxDepth} levels` });
       return;
     }

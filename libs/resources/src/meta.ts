@@ -1,5 +1,6 @@
 /** Kubernetes-style object metadata shared by every kind. */
 import { Check, IntRange, Optional, Pattern, MaxLen, Str, StringMap } from './validation/decorators.js';
+import { quoteValue } from './validation/field-error.js';
 
 /** RFC 1123 subdomain, as Kubernetes requires for object names. */
 export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -16,8 +17,8 @@ export function isLabelKey(key: string): boolean {
 
 export function labelProblems(labels: Record<string, string>): string | undefined {
   for (const [k, v] of Object.entries(labels)) {
-    if (!isLabelKey(k)) return `invalid label key ${JSON.stringify(k)}`;
-    if (typeof v !== 'string' || !LABEL_VALUE_PATTERN.test(v)) return `invalid value ${JSON.stringify(v)} for label ${k}`;
+    if (!isLabelKey(k)) return `invalid label key ${quoteValue(k)}`;
+    if (typeof v !== 'string' || !LABEL_VALUE_PATTERN.test(v)) return `invalid value ${quoteValue(v)} for label ${k}`;
   }
   return undefined;
 }

@@ -23,6 +23,7 @@ import {
   StringMap,
 } from '../validation/decorators.js';
 import { isPlainObject } from '../virtualmachine/kubearmor-virtual-machine.js';
+import { quoteValue } from '../validation/field-error.js';
 import { isCidr } from './cidr.js';
 
 export const CILIUM_API_VERSION = 'cilium.io/v2';
@@ -49,16 +50,16 @@ const ICMP_TYPE_NAMES = [
   'DuplicateAddressConfirmationCodeSuffix',
 ];
 
-const Cidr = () => Check('cidr', (v) => typeof v === 'string' && isCidr(v), (v) => `must be a CIDR such as 10.0.0.0/8 or fd00::/64 (got ${JSON.stringify(v)})`);
+const Cidr = () => Check('cidr', (v) => typeof v === 'string' && isCidr(v), (v) => `must be a CIDR such as 10.0.0.0/8 or fd00::/64 (got ${quoteValue(v)})`);
 const CidrList = () =>
   Check('cidrList', (v) => Array.isArray(v) && v.every((c) => typeof c === 'string' && isCidr(c)), (v) => {
     const bad = Array.isArray(v) ? v.find((c) => typeof c !== 'string' || !isCidr(c)) : v;
-    return Array.isArray(v) ? `${JSON.stringify(bad)} is not a CIDR such as 10.0.0.0/8` : 'must be a list of CIDRs';
+    return Array.isArray(v) ? `${quoteValue(bad)} is not a CIDR such as 10.0.0.0/8` : 'must be a list of CIDRs';
   });
 const EntityList = () =>
   Check('entities', (v) => Array.isArray(v) && v.every((e) => (ENTITIES as readonly unknown[]).includes(e)), (v) => {
     const bad = Array.isArray(v) ? v.find((e) => !(ENTITIES as readonly unknown[]).includes(e)) : v;
-    return Array.isArray(v) ? `unknown entity ${JSON.stringify(bad)} (one of ${ENTITIES.join(', ')})` : 'must be a list of entities';
+    return Array.isArray(v) ? `unknown entity ${quoteValue(bad)} (one of ${ENTITIES.join(', ')})` : 'must be a list of entities';
   });
 
 export class SelectorRequirement {

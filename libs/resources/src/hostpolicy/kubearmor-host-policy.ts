@@ -5,7 +5,7 @@
  * wrote it; `normalizeHostPolicy` derives the view renderers use.
  */
 import { ObjectMeta } from '../meta.js';
-import type { FieldError } from '../validation/field-error.js';
+import { quoteValue, type FieldError } from '../validation/field-error.js';
 import {
   Bool,
   Check,
@@ -57,7 +57,7 @@ const CommaListOf = (known: readonly string[], what: string) =>
   Check(
     'commaList',
     (v) => typeof v !== 'string' || splitCommaList(v).every((item) => known.includes(item.toLowerCase())) && splitCommaList(v).length > 0,
-    (v) => `must be a ${what} or a comma-separated list of them (${known.join(', ')}); got ${JSON.stringify(v)}`,
+    (v) => `must be a ${what} or a comma-separated list of them (${known.join(', ')}); got ${quoteValue(v)}`,
   );
 
 /** Upstream's `ObjCommaExpandFirstDupOthers`: split on commas, drop spaces. */
@@ -191,7 +191,7 @@ const SyscallList = () =>
     (v) => Array.isArray(v) && v.every((s) => typeof s === 'string' && SYSCALLS.has(s)),
     (v) => {
       const bad = Array.isArray(v) ? v.find((s) => typeof s !== 'string' || !SYSCALLS.has(s)) : undefined;
-      return Array.isArray(v) ? `unknown syscall ${JSON.stringify(bad)}` : 'must be a list of syscall names';
+      return Array.isArray(v) ? `unknown syscall ${quoteValue(bad)}` : 'must be a list of syscall names';
     },
   );
 

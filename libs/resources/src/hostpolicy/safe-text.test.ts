@@ -12,6 +12,7 @@ describe('unsafeTextReason', () => {
     ['/srv/data/ümlaut'],
     ['/tmp/@home'],
     ['/tmp/{a,b}'],
+    ['/tmp/\u{1f600}'],
   ])('accepts %j', (text) => {
     expect(unsafeTextReason(text)).toBeUndefined();
   });
@@ -23,6 +24,8 @@ describe('unsafeTextReason', () => {
     ['/tmp/a"b', 'double quote'],
     ['/tmp/a\\b', 'backslash'],
     ['/tmp/@{HOME}', '"@{"'],
+    ['/tmp/a\ud800', 'lone UTF-16 surrogate'],
+    ['/tmp/\udc00b', 'lone UTF-16 surrogate'],
   ])('refuses %j', (text, reason) => {
     expect(unsafeTextReason(text)).toContain(reason);
   });

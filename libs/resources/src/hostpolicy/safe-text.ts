@@ -6,6 +6,7 @@
  */
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Longest `matchPatterns[].pattern` accepted: keeps the parser's DFA construction bounded. */
 export const MAX_PATTERN_LENGTH = 256;
@@ -17,6 +18,8 @@ export function unsafeTextReason(text: string): string | undefined {
   if (text.includes('"')) return 'must not contain a double quote (")';
   if (text.includes('\\')) return 'must not contain a backslash (\\)';
   if (text.includes('@{')) return 'must not contain "@{" (AppArmor variable expansion)';
+  // Written out as UTF-8, a lone surrogate becomes U+FFFD: the rule would name another path.
+  if (LONE_SURROGATE.test(text)) return 'must be valid Unicode (found a lone UTF-16 surrogate)';
   return undefined;
 }
 

@@ -86,3 +86,54 @@ describe('hostile sizes', () => {
     expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
   });
 });
+
+describe('hostile input (found by test/corpus/hostile-policies.test.ts)', () => {
+  const base = { nodeSelector: { matchLabels: { a: 'b' } } };
+  const fromJson = (spec: string, metadata = '{"name":"p"}') => JSON.parse(`{"apiVersion":"security.kubearmor.com/v1","kind":"KubeArmorHostPolicy","metadata":${metadata},"spec":${spec}}`) as unknown;
+
+  it('refuses keys named like Object.prototype members, which class-transformer drops unseen', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+      expect(errorsOf(fromJson(`{"nodeSelector":{"matchLabels":{"a":"b"}},"file":{"matchPaths":[{"path":"/x","${key}":1}]}}`)), key).toEqual([
+        `spec.file.matchPaths[0].${key}: unknown field`,
+      ]);
+      expect(errorsOf(fromJson(`{"nodeSelector":{"matchLabels":{"a":"b"}},"${key}":{"file":{"matchPaths":[{"path":"rel"}]}}}`)), key).toEqual([`spec.${key}: unknown field`]);
+    }
+    expect(errorsOf(fromJson('{"nodeSelector":{"matchLabels":{"a":"b","constructor":"x"}}}'))).toEqual([
+      'spec.nodeSelector.matchLabels.constructor: is a name reserved by JavaScript and cannot be used as a key',
+    ]);
+  });
+
+  it('refuses nesting beyond 64 levels by field, at any depth, without recursing', () => {
+    const deep = (n: number) => fromJson(`{"nodeSelector":{"matchLabels":{"a":"b"}},"zzz":${'{"x":'.repeat(n)}1${'}'.repeat(n)}}`);
+    for (const n of [70, 100_000]) {
+      const errors = errorsOf(deep(n));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^spec\.zzz(\.x)+: is nested deeper than 64 levels$/);
+    }
+    expect(problemLines(checkDocuments(`a: ${'['.repeat(5000)}${']'.repeat(5000)}`, 'deep.yaml'))).toEqual(['deep.yaml: document is nested deeper than 64 levels']);
+  });
+
+  it('keeps every problem line short whatever the input echoes, and bounds their number', () => {
+    const long = 'x'.repeat(1_000_000);
+    const lines = [
+      ...problemLines(checkDocuments(JSON.stringify({ ...hsp(base), kind: long }), 'k.json')),
+      ...problemLines(checkDocuments(JSON.stringify(hsp({ ...base, [long]: 1 })), 'key.json')),
+      ...problemLines(checkDocuments(JSON.stringify(hsp({ ...base, network: { matchProtocols: [{ protocol: `tcp,${long}`, fromSource: [{ path: '/x' }] }] } })), 'p.json')),
+      ...problemLines(checkDocuments(JSON.stringify(hsp(base, { name: long })), 'n.json')),
+    ];
+    expect(lines).toHaveLength(4);
+    for (const line of lines) expect(line.length, line.slice(0, 100)).toBeLessThan(600);
+    const many = errorsOf(hsp({ ...base, file: { matchPaths: Array.from({ length: 1000 }, () => ({ path: 'rel' })) } }));
+    expect(many).toHaveLength(51);
+    expect(many.at(-1)).toBe(': and 950 more problems');
+  });
+
+  it('shows a kind or name that could break or forge a line quoted', () => {
+    const r = validateResource({ ...hsp(base, { name: 'a\nobject 2 X/y: forged' }), kind: 'KubeArmorHostPolicy\nobject 3' });
+    expect(r.valid).toBe(false);
+    if (!r.valid) {
+      expect(r.kind).toBe('"KubeArmorHostPolicy\\nobject 3"');
+      expect(r.name).toBe('"a\\nobject 2 X/y: forged"');
+    }
+  });
+});

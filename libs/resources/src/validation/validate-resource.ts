@@ -1,7 +1,8 @@
 import { DISCOVERABLE_KINDS, DISCOVERED_POLICY, RESOURCE_KINDS, type ResourceKind } from '../kinds.js';
 import type { Resource } from '../meta.js';
 import { validateAgainstClass } from './class-validation.js';
-import type { FieldError } from './field-error.js';
+import { quoteValue, type FieldError } from './field-error.js';
+import { MAX_NESTING, tooDeepField } from './nesting.js';
 
 export type ValidationResult =
   | { valid: true; kind: ResourceKind; resource: Resource }
@@ -20,19 +21,36 @@ export function describeObject(input: unknown): { kind?: string; name?: string }
   return { kind, name };
 }
 
+/** Most problems reported for one object; the rest are counted on one more line. */
+export const MAX_PROBLEMS = 50;
+
+/**
+ * A kind or name as messages show it (`KIND/NAME: field: reason`): as written when it is a short
+ * line of printable text, quoted and cut otherwise, so that it can neither forge nor break a line.
+ */
+function shown(text: string | undefined): string | undefined {
+  return text === undefined || /^[\x21-\x7e]{1,253}$/.test(text) ? text : quoteValue(text, 64);
+}
+
 /**
  * Validates one object of any known kind. Never throws; a valid object is returned unchanged (the
  * user's object as written, not a normalised copy).
  */
 export function validateResource(input: unknown, allowed: readonly ResourceKind[] = RESOURCE_KINDS): ValidationResult {
   const { kind: kindName, name } = describeObject(input);
-  const fail = (errors: FieldError[]): ValidationResult => ({ valid: false, errors, kind: kindName, name });
+  const fail = (errors: FieldError[]): ValidationResult => {
+    const listed = errors.length > MAX_PROBLEMS ? [...errors.slice(0, MAX_PROBLEMS), { field: '', reason: `and ${errors.length - MAX_PROBLEMS} more problems` }] : errors;
+    return { valid: false, errors: listed, kind: shown(kindName), name: shown(name) };
+  };
   if (!isObject(input)) return fail([{ field: '', reason: 'must be an object with apiVersion, kind, metadata' }]);
+  // Before anything recursive looks at it (objects from the API have not been through parseDocuments).
+  const tooDeep = tooDeepField(input);
+  if (tooDeep !== undefined) return fail([{ field: tooDeep, reason: `is nested deeper than ${MAX_NESTING} levels` }]);
   if (kindName === undefined) return fail([{ field: 'kind', reason: 'is required' }]);
   const kind = allowed.find((k) => k.kind === kindName);
-  if (!kind) return fail([{ field: 'kind', reason: `unsupported kind ${JSON.stringify(kindName)} (one of ${allowed.map((k) => k.kind).join(', ')})` }]);
+  if (!kind) return fail([{ field: 'kind', reason: `unsupported kind ${quoteValue(kindName)} (one of ${allowed.map((k) => k.kind).join(', ')})` }]);
   if (input.apiVersion !== kind.apiVersion) {
-    return fail([{ field: 'apiVersion', reason: `must be ${kind.apiVersion} for ${kind.kind}${input.apiVersion === undefined ? '' : ` (got ${JSON.stringify(input.apiVersion)})`}` }]);
+    return fail([{ field: 'apiVersion', reason: `must be ${kind.apiVersion} for ${kind.kind}${input.apiVersion === undefined ? '' : ` (got ${quoteValue(input.apiVersion)})`}` }]);
   }
   let errors: FieldError[];
   try {
