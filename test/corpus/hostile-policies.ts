@@ -872,7 +872,7 @@ function duplicates(add: Add, nameFor: NameFor): void {
     ['network policy twice', (n) => [networkPolicy(n), networkPolicy(n)], { verdict: 'invalid', field: '', object: 2 }],
     ['discovered policy twice', (n) => [MAKERS.dsp!(n), setAt(MAKERS.dsp!(n), ['spec', 'status'], 'Active')], { verdict: 'invalid', field: '', object: 2 }],
     ['active discovered policy and the policy it puts in force', (n) => [discoveredPolicy(n, hostPolicy(`${n}-p`), 'Active'), hostPolicy(`${n}-p`)], { verdict: 'invalid', field: '' }],
-    ['two active discovered policies putting one policy in force', (n) => [discoveredPolicy(`${n}-a`, hostPolicy(`${n}-p`), 'Active'), discoveredPolicy(`${n}-b`, hostPolicy(`${n}-p`), 'Active')], { verdict: 'invalid', field: '' }],
+    ['two active discovered policies putting one policy in force', (n) => [discoveredPolicy(`${n}-a`, hostPolicy(`${n}-p`), 'Active'), discoveredPolicy(`${n}-b`, hostPolicy(`${n}-p`), 'Active')], { verdict: 'invalid', field: '', object: 2 }],
     ['one name in two kinds (allowed)', (n) => [hostPolicy(n), clusterPolicy(n), networkPolicy(n), MAKERS.dsp!(n), virtualMachine(n)], { verdict: 'valid' }],
     ['names differing in case', (n) => [hostPolicy(n), hostPolicy(n.toUpperCase())], { verdict: 'invalid', field: 'metadata.name', object: 2 }],
     ['name with a trailing dot', (n) => [hostPolicy(n), hostPolicy(`${n}.`)], { verdict: 'invalid', field: 'metadata.name', object: 2 }],

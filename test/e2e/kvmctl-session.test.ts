@@ -374,7 +374,7 @@ describe('kvmctl scripted session against a real kvmservice', () => {
     writeFileSync(join(dir, 'dup', '2.yaml'), prodOnly);
     const dup = await k(['apply', '-f', join(dir, 'dup')]);
     expect(dup.code).toBe(1);
-    expect(dup.stderr).toBe(`${join(dir, 'dup', '2.yaml')} KubeArmorHostPolicy/prod-only: appears more than once in the input (also at ${join(dir, 'dup', '1.yaml')})\n`);
+    expect(dup.stderr).toBe(`${join(dir, 'dup', '2.yaml')} KubeArmorHostPolicy/prod-only: appears more than once in one apply (also at ${join(dir, 'dup', '1.yaml')})\n`);
 
     // A stale resourceVersion is refused by the server, named by file.
     const stale = (await k(['get', 'hsp', 'prod-only', '-o', 'yaml'])).stdout.replace(/resourceVersion: "\d+"/, 'resourceVersion: "1"');

@@ -39,4 +39,5 @@ const code = await runKvmctl(process.argv.slice(2), {
 });
 process.exitCode = code;
 // Open gRPC channels or stdin must not keep a finished command alive.
-process.stdout.write('', () => process.exit(code));
+// Both streams are flushed first: on a pipe, process.exit drops what is still queued.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

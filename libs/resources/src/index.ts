@@ -9,6 +9,7 @@ export * from './selector.js';
 export * from './validation/field-error.js';
 export * from './validation/validate-resource.js';
 export * from './validation/report.js';
+export * from './validation/input-set.js';
 export * from './hostpolicy/kubearmor-host-policy.js';
 export * from './hostpolicy/normalized.js';
 export * from './hostpolicy/normalize.js';

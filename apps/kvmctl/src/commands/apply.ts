@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { unary, type ApplyOutcome__Output } from '@kvmservice/api';
-import { checkDocuments, findKind, problemLines, type CheckedDocument, type Resource, type ResourceKind } from '@kvmservice/resources';
+import { checkDocuments, findKind, inputSetProblems, problemLines, type CheckedDocument, type Resource, type ResourceKind } from '@kvmservice/resources';
 import { RpcError, withSession, type GlobalOptions } from '../connection.js';
 import { readInputs } from '../input.js';
 import { CliError, usageError, type CliIo } from '../io.js';
@@ -41,17 +41,8 @@ export interface ValidObject {
  * object twice, as the server would, but naming both places.
  */
 export function validInputObjects(checked: readonly CheckedDocument[], io: CliIo): ValidObject[] {
-  const problems = problemLines(checked);
-  const objects: ValidObject[] = [];
-  const seen = new Map<string, string>();
-  for (const { location, result } of checked) {
-    if (!result.valid) continue;
-    const id = `${result.kind.kind}/${result.resource.metadata.name}`;
-    const first = seen.get(id);
-    if (first !== undefined) problems.push(`${location} ${id}: appears more than once in the input (also at ${first})`);
-    else seen.set(id, location);
-    objects.push({ location, kind: result.kind, resource: result.resource });
-  }
+  const objects: ValidObject[] = checked.flatMap(({ location, result }) => (result.valid ? [{ location, kind: result.kind, resource: result.resource }] : []));
+  const problems = [...problemLines(checked), ...inputSetProblems(objects)];
   if (problems.length > 0) {
     for (const line of problems) io.stderr(`${line}\n`);
     throw new CliError('');

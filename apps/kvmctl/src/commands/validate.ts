@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkDocuments, problemLines } from '@kvmservice/resources';
+import { checkDocuments, inputSetProblems, problemLines } from '@kvmservice/resources';
 import { readInputs } from '../input.js';
 import { CliError, type CliIo } from '../io.js';
 import { collect } from '../options.js';
@@ -26,7 +26,9 @@ FILE[#doc] KIND/NAME: field: reason, and exits 1.`,
       const inputs = await readInputs(opts.filename, opts.recursive, io);
       const checked = inputs.flatMap((input) => checkDocuments(input.text, input.source));
       if (checked.length === 0) throw new CliError('no objects found in the input');
-      const problems = problemLines(checked);
+      const objects = checked.flatMap(({ location, result }) => (result.valid ? [{ location, resource: result.resource }] : []));
+      // What the server refuses for objects applied together (duplicates, DiscoveredPolicy targets, size).
+      const problems = [...problemLines(checked), ...inputSetProblems(objects)];
       for (const { result } of checked) {
         if (result.valid) io.stdout(`${result.kind.singular}/${result.resource.metadata.name} valid\n`);
       }

@@ -35,6 +35,7 @@ import type {
   WatchRequest__Output,
   WatchResponse,
 } from '@kvmservice/api';
+import { parseDocuments } from '@kvmservice/resources';
 import { parseResourceVersion } from '@kvmservice/store';
 import { EMPTY, type Observable, throwError } from 'rxjs';
 import type { Logger } from 'pino';
@@ -57,12 +58,29 @@ const MAX_APPLY_OBJECTS = 5000;
 function parseObjects(texts: string[]): unknown[] {
   if (texts.length > MAX_APPLY_OBJECTS) throw new ApiError('InvalidArgument', `at most ${MAX_APPLY_OBJECTS} objects per apply`);
   return texts.map((text, i) => {
+    let object: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      object = JSON.parse(text) as unknown;
     } catch (e) {
-      throw new ApiError('InvalidArgument', `object ${i + 1}: not valid JSON (${(e as Error).message})`);
+      // V8 quotes the text around the error: one short line, whatever the text holds.
+      throw new ApiError('InvalidArgument', `object ${i + 1}: not valid JSON (${oneLine((e as Error).message)})`);
     }
+    // JSON.parse keeps the last of duplicate keys; a reviewer of the file may have read the first.
+    const duplicate = duplicateKeyProblem(text);
+    if (duplicate !== undefined) throw new ApiError('InvalidArgument', `object ${i + 1}: ${duplicate}`);
+    return object;
   });
+}
+
+const oneLine = (text: string): string => {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+};
+
+/** A duplicate key anywhere in a JSON text, as the YAML reader (unique keys) reports it. */
+function duplicateKeyProblem(text: string): string | undefined {
+  const [doc] = parseDocuments(text, 'object');
+  return doc?.error !== undefined && /unique/i.test(doc.error) ? oneLine(doc.error) : undefined;
 }
 
 function tokenToWire(t: BootstrapToken): Token {

@@ -31,7 +31,7 @@ import { ObjectService } from '../objects/object-service.js';
 import type { ServiceKeys } from '../store/service-keys.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { CONFIG, KEYS, STORE } from '../tokens.js';
-import { isActiveStatus } from './dsp-activation.js';
+import { isActiveStatus } from '@kvmservice/resources';
 import { DiscoveryModels, observeBatch, type HostModelState } from './host-models.js';
 import { SourceResolvers } from './source-resolvers.js';
 

@@ -5,7 +5,7 @@
  * DiscoveredPolicy put in force (never one it did not create); `PendingUpdates` leaves the policy
  * in force as it is (the DiscoveredPolicy holds a newer proposal awaiting review). Pure.
  */
-import { findKind, type ResourceKind } from '@kvmservice/resources';
+import { findKind, isActiveStatus, isInactiveStatus, type ResourceKind } from '@kvmservice/resources';
 
 /** On a policy put in force by a DiscoveredPolicy: that DiscoveredPolicy's name. */
 export const FROM_DISCOVERED_POLICY_ANNOTATION = 'discovery.kvmservice.io/discovered-policy';
@@ -17,13 +17,6 @@ export type Activation =
   | { action: 'upsert'; kind: ResourceKind; name: string; object: Json }
   | { action: 'remove'; kind: ResourceKind; name: string };
 
-export function isActiveStatus(status: unknown): boolean {
-  return status === 'Active' || status === 'active';
-}
-
-export function isInactiveStatus(status: unknown): boolean {
-  return status === 'Inactive' || status === 'inactive';
-}
 
 /** What a (validated) DiscoveredPolicy asks for. */
 export function activationOf(dsp: Json): Activation {

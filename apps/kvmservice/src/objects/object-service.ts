@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   DISCOVERED_POLICY,
   findKind,
+  inputSetProblems,
   labelSelectorMatches,
   parseLabelSelector,
   RESOURCE_KINDS,
@@ -170,22 +171,19 @@ export class ObjectService {
    */
   async apply(inputs: readonly unknown[], options: { dryRun?: boolean } = {}): Promise<ApplyResult[]> {
     const problems: string[] = [];
-    const valid: { kind: ResourceKind; object: Json; name: string }[] = [];
+    const valid: { kind: ResourceKind; object: Json; name: string; index: number }[] = [];
     inputs.forEach((input, i) => {
       const result = validateResource(input);
       if (!result.valid) {
         const what = `${result.kind ?? '<no kind>'}/${result.name ?? '<no name>'}`;
         for (const e of result.errors) problems.push(`object ${i + 1} ${what}: ${formatFieldError(e)}`);
       } else {
-        valid.push({ kind: result.kind, object: result.resource as unknown as Json, name: result.resource.metadata.name });
+        valid.push({ kind: result.kind, object: result.resource as unknown as Json, name: result.resource.metadata.name, index: i });
       }
     });
-    const seen = new Set<string>();
-    for (const v of valid) {
-      const id = `${v.kind.kind}/${v.name}`;
-      if (seen.has(id)) problems.push(`${id}: appears more than once in one apply`);
-      seen.add(id);
-    }
+    const seen = new Set(valid.map((v) => `${v.kind.kind}/${v.name}`));
+    // Duplicates, DiscoveredPolicy targets given too or twice, oversize objects: as kvmctl validate says.
+    problems.push(...inputSetProblems(valid.map((v) => ({ location: `object ${v.index + 1}`, resource: v.object as unknown as Resource }))));
     if (problems.length > 0) throw new ApiError('InvalidArgument', problems.join('\n'));
 
     const plans: PlannedWrite[] = await Promise.all(valid.map((v) => this.plan(v.kind, v.object)));
