@@ -27,6 +27,8 @@ export function literalAare(path: string): AareResult {
   const unsafe = unsafeTextReason(path);
   if (unsafe) return { error: unsafe };
   if (!path.startsWith('/')) return { error: 'must be an absolute path' };
+  // The kernel matches resolved paths: a rule naming `/a/../b` would never apply, silently.
+  if (path.split('/').some((c) => c === '.' || c === '..')) return { error: 'must not contain "." or ".." components (AppArmor matches resolved paths; the rule would never apply)' };
   return { text: path.replace(GLOB_CHARS, (c) => `\\${c}`), literal: true };
 }
 

@@ -196,6 +196,25 @@ describe('renderAppArmorProfiles', () => {
     expect(render.unenforceable[1]!.reason).toContain('single alternative');
   });
 
+  it('refuses "." and ".." path components, which the kernel never reports (the rule would silently never apply)', () => {
+    const dots: NormalizedHostPolicy = {
+      name: 'dots',
+      nodeSelector: { a: 'b' },
+      action: 'Block',
+      rules: [
+        { class: 'file', policy: 'dots', field: 'spec.file.matchPaths[0]', action: 'Block', tags: [], target: { kind: 'path', path: '/etc/../etc/shadow' }, fromSource: [], readOnly: false, ownerOnly: false, pts: false },
+        { class: 'file', policy: 'dots', field: 'spec.file.matchDirectories[0]', action: 'Block', tags: [], target: { kind: 'dir', dir: '/srv/./data/', recursive: true }, fromSource: [], readOnly: false, ownerOnly: false, pts: false },
+        { class: 'file', policy: 'dots', field: 'spec.file.matchPaths[1]', action: 'Block', tags: [], target: { kind: 'path', path: '/etc/..hidden' }, fromSource: [], readOnly: false, ownerOnly: false, pts: false },
+      ],
+    };
+    const render = renderAppArmorProfiles([dots], host);
+    expect(render.unenforceable.map((u) => `${u.field}: ${u.reason.slice(0, 48)}`)).toEqual([
+      'spec.file.matchPaths[0].path: refused: must not contain "." or ".." components',
+      'spec.file.matchDirectories[0].dir: refused: must not contain "." or ".." components',
+    ]);
+    expect(render.artifacts.map((a) => a.content).join('\n')).toContain('"/etc/..hidden"');
+  });
+
   it('reports what AppArmor cannot express instead of dropping it', () => {
     const policy = hostPolicy('mixed-classes', {
       syscalls: { matchSyscalls: [{ syscall: ['unlink'] }] },
