@@ -11,32 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, StoreUnavailableError, type Store } from '@kvmservice/store';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { requireTool } from '../support/tools.js';
-
-interface Acked {
-  key: string;
-  value: string;
-  revision: number;
-}
-
-function writeLoop(store: Store, writers: number): { acked: Acked[]; stop: () => Promise<void> } {
-  const acked: Acked[] = [];
-  let running = true;
-  const loops = Array.from({ length: writers }, async (_, w) => {
-    for (let n = 0; running; n++) {
-      const key = `/loop/w${w}/${String(n).padStart(6, '0')}`;
-      const value = `value of ${key}`;
-      const kv = await store.put(key, value);
-      acked.push({ key, value, revision: kv.modRevision });
-    }
-  });
-  return {
-    acked,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+import { writeLoop, type Acked } from '../support/store-write-loop.js';
 
 function snapshotStatus(file: string): { revision: number; totalKey: number; totalSize: number } {
   const result = spawnSync(requireTool('etcdctl', 'etcd-client'), ['snapshot', 'status', file, '-w', 'json'], {

@@ -5,34 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StoreUnavailableError } from '../errors.js';
 import { openStore } from '../open-store.js';
-import type { Store } from '../store.js';
-
-interface Acked {
-  key: string;
-  value: string;
-  revision: number;
-}
-
-/** Puts unique keys from `writers` loops until stopped; every acknowledged write is recorded in order. */
-function writeLoop(store: Store, writers: number): { acked: Acked[]; stop: () => Promise<void> } {
-  const acked: Acked[] = [];
-  let running = true;
-  const loops = Array.from({ length: writers }, async (_, w) => {
-    for (let n = 0; running; n++) {
-      const key = `/loop/w${w}/${String(n).padStart(6, '0')}`;
-      const value = `value of ${key}`;
-      const kv = await store.put(key, value);
-      acked.push({ key, value, revision: kv.modRevision });
-    }
-  });
-  return {
-    acked,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+import { writeLoop } from '../../../../test/support/store-write-loop.js';
 
 describe('SQLite snapshot', () => {
   let dir = '';
