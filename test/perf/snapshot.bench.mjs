@@ -8,12 +8,11 @@
 // SNAPSHOT_BENCH_MIB sets the data size (default 64).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore } from '@kvmservice/store';
+import { etcdHealthy, freePort } from './bench-support.mjs';
 
 const MIB = Number(process.env.SNAPSHOT_BENCH_MIB ?? 64);
 const ROUNDS = 3;
@@ -96,28 +95,6 @@ async function sqlite() {
   console.log(`    ${line('during', latencies.during, busyMs)}`);
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-function healthy(port) {
-  return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 500 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve(body.includes('"true"')));
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-  });
-}
-
 async function etcd() {
   const [client, peer] = await Promise.all([freePort(), freePort()]);
   const child = spawn('etcd', [
@@ -132,7 +109,7 @@ async function etcd() {
   });
   children.add(child);
   const deadline = Date.now() + 20_000;
-  while (!(await healthy(client))) {
+  while (!(await etcdHealthy(client))) {
     if (Date.now() > deadline) throw new Error('etcd did not become healthy');
     await sleep(50);
   }

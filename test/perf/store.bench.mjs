@@ -5,12 +5,11 @@
 // Goal (issue 6): SQLite >= 5000 puts/s. Exits 1 if the goal is missed.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore } from '@kvmservice/store';
+import { etcdHealthy, freePort } from './bench-support.mjs';
 
 const PHASE_MS = Number(process.env.STORE_BENCH_MS ?? 2000);
 const CONCURRENCY = 64;
@@ -23,28 +22,6 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 });
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-function healthy(port) {
-  return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 500 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve(body.includes('"true"')));
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-  });
-}
 
 /** A throw-away etcd (1 or 3 members) on free loopback ports; the test harness does the same for tests. */
 async function startEtcd(members) {
@@ -68,7 +45,7 @@ async function startEtcd(members) {
   });
   const deadline = Date.now() + 20_000;
   for (let i = 0; i < members; i++) {
-    while (!(await healthy(ports[i]))) {
+    while (!(await etcdHealthy(ports[i]))) {
       if (Date.now() > deadline) throw new Error('etcd did not become healthy');
       await sleep(50);
     }
