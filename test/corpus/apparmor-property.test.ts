@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileAppArmorFiles, renderAppArmorProfiles, type AppArmorRender, type Posture } from '@kvmservice/apparmor';
 import { normalizeHostPolicy, validateResource, type KubeArmorHostPolicy, type NormalizedHostPolicy } from '@kvmservice/resources';
+import { appArmorRenderProblems } from '../support/apparmor-render-checks.js';
 
 const MARKER = '/kvm-injected-marker';
 const SEED = Number(process.env.KVM_PROPERTY_SEED ?? Date.now() % 2 ** 31);
@@ -133,71 +134,8 @@ const group = fc.record({
 
 // --- What every rendered line may look like ------------------------------------------------------
 
-const FIXED = new Set(['include <tunables/global>', 'include <abstractions/base>', 'mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,', 'file,', 'network,', 'capability,', '}', '/lib/x86_64-linux-gnu/{*,**} rm,']);
-const SHAPES = [
-  /^profile [A-Za-z0-9._]+ (\/\{usr\/,\}bin\/\*sh|"[^"]*") flags=\(attach_disconnected,mediate_deleted\) \{$/,
-  /^(audit )?(deny )?(owner |other )?"[^"]*" [a-z]+( -> [A-Za-z0-9._]+)?,$/,
-  /^(audit )?(deny )?network( [a-z]+)?,$/,
-  /^(audit )?(deny )?capability [a-z_]+,$/,
-];
-
-const escapeLiteral = (p: string) => p.replace(/[*?[\]{}]/g, (c) => `\\${c}`);
-/** AppArmor glob → RegExp, for checking a multiplied-out exact exec path against its pattern. */
-function globRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^$()|\\/]/g, '\\$&')
-    .replace(/\*\*/g, '\u0000')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\u0000/g, '.*')
-    .replace(/\?/g, '[^/]')
-    .replace(/\{/g, '(?:')
-    .replace(/\}/g, ')')
-    .replace(/,(?![^[]*\])/g, '|');
-  return new RegExp(`^${body}$`);
-}
-
-/** Every quoted string the policies may contribute. */
-function derivedStrings(policies: NormalizedHostPolicy[]): { exact: Set<string>; patterns: RegExp[] } {
-  const exact = new Set<string>();
-  const patterns: RegExp[] = [];
-  for (const p of policies) {
-    for (const r of p.rules) {
-      if (r.class === 'process' || r.class === 'file' || r.class === 'network' || r.class === 'capability') for (const s of r.fromSource) exact.add(escapeLiteral(s));
-      if (r.class !== 'process' && r.class !== 'file') continue;
-      const t = r.target;
-      if (t.kind === 'path') exact.add(escapeLiteral(t.path));
-      if (t.kind === 'execname') exact.add(`/**${escapeLiteral(`/${t.name}`)}`);
-      if (t.kind === 'dir') exact.add(`${escapeLiteral(t.dir)}${t.recursive ? '{,**}' : '{,*}'}`);
-      if (t.kind === 'pattern') {
-        exact.add(t.pattern);
-        patterns.push(globRegExp(t.pattern));
-      }
-    }
-  }
-  return { exact, patterns };
-}
-
 function checkLines(render: AppArmorRender, policies: NormalizedHostPolicy[], native: boolean, where: string): void {
-  const { exact, patterns } = derivedStrings(policies);
-  for (const artifact of render.artifacts) {
-    let inNative = false;
-    for (const raw of artifact.content.split('\n')) {
-      const trimmed = raw.trim();
-      if (trimmed.startsWith('# native rules of ')) inNative = true;
-      if (trimmed === '' || trimmed.startsWith('#')) continue;
-      if (inNative && native && !FIXED.has(trimmed)) continue; // spec.apparmor text, opted in
-      inNative = false;
-      // Outside quoted strings and comments, nothing from a policy: the marker never shows.
-      const code = raw.replace(/"[^"]*"/g, '""').replace(/ {2}# .*$/, '');
-      expect(code.includes('kvm-injected-marker'), `${where}: marker outside quotes in ${artifact.name}: ${raw}`).toBe(false);
-      const line = raw.replace(/ {2}# [^"]*$/, '').trim();
-      expect(FIXED.has(line) || SHAPES.some((s) => s.test(line)), `${where}: unexpected line in ${artifact.name}: ${raw}`).toBe(true);
-      for (const [, q] of line.matchAll(/"([^"]*)"/g)) {
-        const ok = exact.has(q!) || patterns.some((re) => re.test(q!));
-        expect(ok, `${where}: quoted string not derived from the policy in ${artifact.name}: ${q}`).toBe(true);
-      }
-    }
-  }
+  expect(appArmorRenderProblems(render, policies, { native, where })).toEqual([]);
 }
 
 // --- The property --------------------------------------------------------------------------------

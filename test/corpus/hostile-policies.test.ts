@@ -28,6 +28,7 @@ import { createPrivateStore, leaves, linkSelinuxModules, parseCil, renderSelinux
 import { KVMCTL_BIN, killAllProcesses, mapLimit, requireBuilt, ServiceProcess, tempDir } from '../support/fleet-processes.js';
 import { requireTool } from '../support/tools.js';
 import { FAMILIES, MARKER, hostPolicy, hostileCorpus, type HostileDocument } from './hostile-policies.js';
+import { appArmorRenderProblems } from '../support/apparmor-render-checks.js';
 
 const { documents, counts } = hostileCorpus(Number(process.env.KVM_HOSTILE_SEED ?? 20250611));
 const fileOf = (d: HostileDocument) => `${d.id}.${d.format === 'json' ? 'json' : 'yaml'}`;
@@ -522,85 +523,8 @@ function writeProfiles(render: AppArmorRender, dir: string, id: string): string[
   });
 }
 
-const FIXED = new Set(['include <tunables/global>', 'include <abstractions/base>', 'mount,', 'umount,', 'signal,', 'unix,', 'ptrace,', 'dbus,', 'file,', 'network,', 'capability,', '}', '/lib/x86_64-linux-gnu/{*,**} rm,']);
-const SHAPES = [
-  /^profile [A-Za-z0-9._]+ (\/\{usr\/,\}bin\/\*sh|"[^"]*") flags=\(attach_disconnected,mediate_deleted(,complain)?\) \{$/,
-  /^(audit )?(deny )?(owner |other )?"[^"]*" [a-z]+( -> [A-Za-z0-9._]+)?,$/,
-  /^(audit )?(deny )?network( [a-z0-9]+)?,$/,
-  /^(audit )?(deny )?capability [a-z_]+,$/,
-];
-const escapeLiteral = (p: string) => p.replace(/[*?[\]{}]/g, (c) => `\\${c}`);
-
-/**
- * The paths a glob without wildcards names: `{a,b}` alternations multiplied out (the renderer
- * writes exec rules of such patterns one path at a time). Undefined beyond `limit` paths.
- */
-function braceExpansions(text: string, limit: number): string[] | undefined {
-  let pos = 0;
-  const sequence = (nested: boolean): string[] | undefined => {
-    let acc = [''];
-    while (pos < text.length) {
-      const ch = text[pos]!;
-      if (nested && (ch === ',' || ch === '}')) break;
-      if (ch === '{') {
-        pos++;
-        const alternatives: string[] = [];
-        for (;;) {
-          const alt = sequence(true);
-          if (!alt) return undefined;
-          alternatives.push(...alt);
-          if (text[pos++] !== ',') break;
-        }
-        acc = acc.flatMap((a) => alternatives.map((b) => a + b));
-      } else {
-        acc = acc.map((a) => a + ch);
-        pos++;
-      }
-      if (acc.length > limit) return undefined;
-    }
-    return acc;
-  };
-  return sequence(false);
-}
-
-/** Every quoted string the policies (and learning binaries) may contribute to a profile. */
-function derivedStrings(policies: NormalizedHostPolicy[], binaries: string[]): Set<string> {
-  const exact = new Set<string>(binaries.map(escapeLiteral));
-  for (const p of policies) {
-    for (const r of p.rules) {
-      if (r.class === 'process' || r.class === 'file' || r.class === 'network' || r.class === 'capability') for (const s of r.fromSource) exact.add(escapeLiteral(s));
-      if (r.class !== 'process' && r.class !== 'file') continue;
-      const t = r.target;
-      if (t.kind === 'path') exact.add(escapeLiteral(t.path));
-      if (t.kind === 'execname') exact.add(`/**${escapeLiteral(`/${t.name}`)}`);
-      if (t.kind === 'dir') exact.add(`${escapeLiteral(t.dir)}${t.recursive ? '{,**}' : '{,*}'}`);
-      if (t.kind === 'pattern') {
-        exact.add(t.pattern);
-        if (!/[*?[]/.test(t.pattern)) for (const p of braceExpansions(t.pattern, 4096) ?? []) exact.add(p);
-      }
-    }
-  }
-  return exact;
-}
-
 function checkAppArmor(render: AppArmorRender, policies: NormalizedHostPolicy[], binaries: string[], where: string, out: string[]): void {
-  const exact = derivedStrings(policies, binaries);
-  for (const artifact of render.artifacts) {
-    // What the agent writes is UTF-8: check the text as it will be read back from disk.
-    const content = Buffer.from(artifact.content, 'utf8').toString('utf8');
-    if (!/^[A-Za-z0-9._-]+$/.test(artifact.fileName)) out.push(`${where}: profile file name ${JSON.stringify(artifact.fileName)}`);
-    for (const raw of content.split('\n')) {
-      const trimmed = raw.trim();
-      if (trimmed === '' || trimmed.startsWith('#')) continue;
-      const code = raw.replace(/"[^"]*"/g, '""').replace(/ {2}# .*$/, '');
-      if (code.includes('kvm-injected-marker')) out.push(`${where}: marker outside quotes in ${artifact.name}: ${raw.slice(0, 200)}`);
-      const line = raw.replace(/ {2}# [^"]*$/, '').trim();
-      if (!FIXED.has(line) && !SHAPES.some((s) => s.test(line))) out.push(`${where}: unexpected line in ${artifact.name}: ${JSON.stringify(raw.slice(0, 200))}`);
-      for (const [, q] of line.matchAll(/"([^"]*)"/g)) {
-        if (!exact.has(q!)) out.push(`${where}: quoted string not derived from the policy in ${artifact.name}: ${JSON.stringify(q!.slice(0, 200))}`);
-      }
-    }
-  }
+  out.push(...appArmorRenderProblems(render, policies, { binaries, where }));
   // Native rules are never rendered by default; they are reported instead.
   for (const p of policies) {
     if (p.apparmor !== undefined && p.apparmor.trim() !== '' && !render.unenforceable.some((u) => u.policy === p.name && u.field === 'spec.apparmor')) {
